@@ -1,0 +1,3 @@
+from plane_sync.cli import main
+
+raise SystemExit(main())

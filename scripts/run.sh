@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up a virtualenv and run plane-sync. With a config (-c FILE, $PLANE_SYNC_CONFIG or the
+# default places) it runs the daemon; without one it runs the demo on the embedded emulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+config=${PLANE_SYNC_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/plane-sync/config.yaml}
+if [ "$#" -gt 0 ]; then
+  exec .venv/bin/plane-sync "$@"
+elif [ -f "$config" ] || [ -f /etc/plane-sync/config.yaml ]; then
+  exec .venv/bin/plane-sync run
+else
+  echo "No config found at $config: starting the demo on the embedded Plane emulator." >&2
+  exec .venv/bin/plane-sync demo
+fi
