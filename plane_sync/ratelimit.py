@@ -1,0 +1,164 @@
+"""Client-side pacing for the Plane API: one limiter per API key, shared by every caller.
+
+Plane limits each key to N requests per sliding window (60/minute by default) across all v1
+routes. Three inputs decide when the next request may leave:
+
+1. A local sliding window of the configured size. A slot is counted from the moment the
+   request is *sent* and freed one window after its answer *arrived*, so the local window frees
+   slots no earlier than the server's (the server stamps the request in between).
+2. The server's ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``. When the server has fewer
+   requests left than the local window thinks (another process or machine uses the same key,
+   or the server limit is lower than configured), the remaining requests are spread evenly
+   over the time to reset instead of bursting into a 429.
+3. ``Retry-After`` on a 429 blocks every caller until it has passed.
+
+The limiter never sleeps while holding its lock, so many threads can wait at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_LIMIT = (60, 60.0)
+
+
+@dataclass
+class _Slot:
+    """One request in the local window; ``done_at`` is None while it is in flight."""
+
+    done_at: float | None = None
+
+
+class Permit:
+    """What :meth:`RateLimiter.acquire` hands out; give it back with :meth:`RateLimiter.release`."""
+
+    __slots__ = ("_slot",)
+
+    def __init__(self, slot: _Slot) -> None:
+        self._slot = slot
+
+
+class RateLimiter:
+    """Thread-safe pacing for one API key (see the module docstring)."""
+
+    def __init__(self, max_requests: int = DEFAULT_LIMIT[0], window: float = DEFAULT_LIMIT[1],
+                 *, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._slots: deque[_Slot] = deque()
+        self._not_before = 0.0  # monotonic time before which nothing may be sent
+        self.configure(max_requests, window)
+
+    def configure(self, max_requests: int, window: float) -> None:
+        if max_requests < 1 or window <= 0:
+            raise ValueError("a rate limit needs at least 1 request per positive window")
+        with self._lock:
+            self.max_requests = max_requests
+            self.window = window
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.max_requests} per {self.window:g}s)"
+
+    # -- the three inputs -------------------------------------------------------------------
+
+    def acquire(self) -> Permit:
+        """Block until a request may be sent, and count it."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._wait_locked(now)
+                if wait <= 0:
+                    slot = _Slot()
+                    self._slots.append(slot)
+                    return Permit(slot)
+            self._sleep(wait)
+
+    def release(self, permit: Permit) -> None:
+        """The answer to the permitted request arrived (or it failed): start its window."""
+        with self._lock:
+            permit._slot.done_at = self._clock()
+
+    def observe(self, remaining: str | None, reset: str | None) -> None:
+        """Pace ahead from the server's X-RateLimit-Remaining / X-RateLimit-Reset headers."""
+        try:
+            left = int(remaining) if remaining is not None else None
+            reset_at = float(reset) if reset is not None else None
+        except ValueError:
+            return
+        if left is None or reset_at is None:
+            return
+        with self._lock:
+            now = self._clock()
+            self._expire_locked(now)
+            local_left = self.max_requests - len(self._slots)
+            if left >= local_left:
+                return  # the local window is the stricter view; it alone paces
+            to_reset = max(0.0, reset_at - self._wall_clock())
+            # Spread what is left over the time to reset; with nothing left, wait it out.
+            gap = to_reset / (left + 1) if left > 0 else to_reset
+            self._not_before = max(self._not_before, now + gap)
+        log.debug("ratelimit.pace", remaining=left, local_remaining=local_left,
+                  gap=round(gap, 3))
+
+    def block_for(self, seconds: float) -> None:
+        """Obey a Retry-After: nobody sends anything for ``seconds``."""
+        with self._lock:
+            self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+        log.info("ratelimit.retry_after", seconds=seconds)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _expire_locked(self, now: float) -> None:
+        slots = self._slots
+        while slots and slots[0].done_at is not None and slots[0].done_at + self.window <= now:
+            slots.popleft()
+
+    def _wait_locked(self, now: float) -> float:
+        self._expire_locked(now)
+        wait = self._not_before - now
+        if len(self._slots) >= self.max_requests:
+            oldest = self._slots[0].done_at
+            # An in-flight oldest slot frees a window after it completes: poll shortly.
+            window_wait = (oldest + self.window - now) if oldest is not None else 0.01
+            wait = max(wait, window_wait, 0.001)
+        return wait
+
+
+_registry: dict[str, RateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def key_fingerprint(api_key: str) -> str:
+    """A stable, non-reversible name for a key (never log the key itself)."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16]
+
+
+def limiter_for(api_key: str, max_requests: int = DEFAULT_LIMIT[0],
+                window: float = DEFAULT_LIMIT[1]) -> RateLimiter:
+    """The process-wide limiter of ``api_key``; every client of that key shares it.
+
+    A later call with a different limit reconfigures the shared limiter (the newest
+    configuration wins), because two limits for one key cannot both hold.
+    """
+    fingerprint = key_fingerprint(api_key)
+    with _registry_lock:
+        limiter = _registry.get(fingerprint)
+        if limiter is None:
+            limiter = RateLimiter(max_requests, window)
+            _registry[fingerprint] = limiter
+        elif (limiter.max_requests, limiter.window) != (max_requests, window):
+            limiter.configure(max_requests, window)
+        return limiter
