@@ -1,0 +1,77 @@
+"""The configuration as the rest of plane-sync sees it: frozen value types, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+# Files nobody wants attached to a work item: hidden files, editor swap/backup files,
+# office lock files, half-finished downloads and OS metadata. Matched against file names.
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".*", "*.swp", "*.swx", "*~", ".#*", "#*#", "~$*", ".~lock.*#",
+    "*.tmp", "*.part", "*.crdownload", ".DS_Store", "Thumbs.db", "desktop.ini",
+)  # fmt: skip
+
+OnChange = Literal["replace", "keep"]
+OnDelete = Literal["keep", "delete"]
+WatchMode = Literal["auto", "inotify", "poll"]
+LogFormat = Literal["auto", "console", "json"]
+
+
+@dataclass(frozen=True)
+class PlaneSettings:
+    url: str  # base URL without /api/v1 and without a trailing slash
+    api_key: str = field(repr=False)
+    workspace: str
+    ca_bundle: Path | None = None
+    timeout: float = 30.0
+    rate_limit: tuple[int, float] = (60, 60.0)  # (requests, per seconds)
+    external_source: str = "plane-sync"
+    file_size_limit: int | None = None  # None: learn it from the server
+
+
+@dataclass(frozen=True)
+class SingleTarget:
+    """One work item: by identifier ("PROJ-12"), or by project + work item UUIDs."""
+
+    identifier: str | None = None
+    project_id: str | None = None
+    work_item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubfolderTarget:
+    """Each direct subfolder named "PROJ-42[ anything]" maps to that work item."""
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    path: Path
+    target: SingleTarget | SubfolderTarget
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    recurse: bool
+    on_change: OnChange
+    on_delete: OnDelete
+    watch: WatchMode
+    poll_interval: float
+    settle: float
+    rescan_interval: float
+    key: str  # stable short id derived from the path, for the state database
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"  # debug, info, warning, error, critical
+    format: LogFormat = "auto"
+
+
+@dataclass(frozen=True)
+class Config:
+    plane: PlaneSettings
+    state_dir: Path
+    folders: tuple[FolderConfig, ...]
+    log: LogSettings
+    source: Path
+    warnings: tuple[str, ...] = ()
