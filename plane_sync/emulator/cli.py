@@ -1,0 +1,80 @@
+"""``plane-sync emulator``: run the emulator until SIGINT/SIGTERM.
+
+When ready it prints one JSON line to stdout (url, api_key, workspace, project and work items)
+so a script or test can read it; the key is the emulator's own, printed on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from plane_sync.emulator.app import Emulator
+
+
+def _rate_limit(text: str) -> tuple[int, float] | None:
+    if text.lower() in ("off", "none", "0"):
+        return None
+    count, sep, seconds = text.partition("/")
+    try:
+        return int(count), float(seconds) if sep else 60.0
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected N/SECONDS, e.g. 60/60, or 'off'") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plane-sync emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--storage-port", type=int, default=0)
+    parser.add_argument("--api-key", default=None, help="default: a random plane_api_<hex>")
+    parser.add_argument("--workspace", default="acme")
+    parser.add_argument("--project", default="PROJ", help="project identifier")
+    parser.add_argument("--work-items", type=int, default=3)
+    parser.add_argument("--rate-limit", type=_rate_limit, default=(60, 60.0),
+                        help="N/SECONDS (default 60/60) or 'off'")
+    parser.add_argument("--file-size-limit", type=int, default=5 * 1024 * 1024)
+    parser.add_argument("--legacy-routes", action="store_true",
+                        help="behave like Plane < v1.1: no /work-items/ routes")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    emulator = Emulator(
+        api_key=args.api_key, workspace=args.workspace, project_identifier=args.project,
+        work_items=args.work_items, rate_limit=args.rate_limit,
+        file_size_limit=args.file_size_limit, host=args.host, port=args.port,
+        storage_port=args.storage_port, legacy_routes=args.legacy_routes,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    emulator.start()
+    try:
+        ready = {
+            "url": emulator.url, "api_key": emulator.api_key, "workspace": emulator.workspace,
+            "project_id": emulator.project_id, "project_identifier": emulator.project_identifier,
+            "work_items": [
+                {"id": item["id"], "identifier": item["identifier"]}
+                for item in emulator.work_items
+            ],
+        }
+        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        print(f"emulator listening on {emulator.url} (storage {emulator.storage_url})",
+              file=sys.stderr)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
