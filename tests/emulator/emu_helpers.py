@@ -40,5 +40,6 @@ def upload_and_complete(
     assert created.status_code == 200, created.text
     ticket = created.json()
     assert upload(ticket, content).status_code == 204
-    assert client.patch(f"{path}{ticket['asset_id']}/", json={"is_uploaded": True}).status_code == 204
+    completed = client.patch(f"{path}{ticket['asset_id']}/", json={"is_uploaded": True})
+    assert completed.status_code == 204
     return str(ticket["asset_id"])
