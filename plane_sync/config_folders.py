@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,6 @@ class Settings:
     rescan_interval: float = 600.0
 
 
-
-
 def read_settings(sec: Section | None, inherited: Settings) -> Settings:
     """Settings in ``sec`` over ``inherited``: include replaces, exclude adds."""
     if sec is None:
@@ -72,8 +71,11 @@ def read_folders(root: Section, defaults: Settings) -> list[tuple[FolderConfig, 
         root.problem("folders", "missing (list the folders to sync)")
         return []
     entries = root.data["folders"]
-    if not isinstance(entries, list) or not entries:
+    if not isinstance(entries, list):
         root.problem("folders", f"expected a list of folders, got {show(entries)}")
+        return []
+    if not entries:
+        root.problem("folders", "the list is empty; add at least one folder")
         return []
     folders: list[tuple[FolderConfig, str]] = []
     for index, entry in enumerate(entries):
@@ -158,14 +160,17 @@ def _target_label(target: SingleTarget | SubfolderTarget) -> str | None:
 def check_folder_overlaps(folders: list[tuple[FolderConfig, str]], state_dir: Path,
                            problems: Problems) -> None:
     """Each file must belong to one folder, and each work item to one folder."""
+    # Compare real paths too, so that a symlink to another folder is caught as well.
+    real = [Path(os.path.realpath(folder.path)) for folder, _ in folders]
     for index, (folder, place) in enumerate(folders):
-        for other, other_place in folders[:index]:
-            if folder.path == other.path:
+        for other_index, (other, other_place) in enumerate(folders[:index]):
+            here, there = real[index], real[other_index]
+            if folder.path == other.path or here == there:
                 problems.add(f"{place}.path", f"{folder.path} is already {other_place}.path")
-            elif folder.path.is_relative_to(other.path):
+            elif here.is_relative_to(there):
                 problems.add(f"{place}.path", f"{folder.path} is inside {other_place} "
                              f"({other.path}); nested folders would sync files twice")
-            elif other.path.is_relative_to(folder.path):
+            elif there.is_relative_to(here):
                 problems.add(f"{place}.path", f"{folder.path} contains {other_place} "
                              f"({other.path}); nested folders would sync files twice")
             label = _target_label(folder.target)

@@ -15,7 +15,13 @@ from typing import Any
 
 import yaml
 
-from plane_sync.config_values import kind, parse_duration, show, substitute_env
+from plane_sync.config_values import (
+    MalformedReference,
+    kind,
+    parse_duration,
+    show,
+    substitute_env,
+)
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -170,8 +176,11 @@ class Section:
             return None
         try:
             result, from_file = substitute_env(value, self.env)
+        except MalformedReference as exc:
+            self.problem(key, str(exc) if secret else f"{show(value)} {exc}")
+            return None
         except ValueError as exc:
-            self.problem(key, f"{'' if secret else show(value) + ' '}{exc}".strip())
+            self.problem(key, str(exc))
             return None
         if secret and from_file:
             self.literal_secrets.add(key)

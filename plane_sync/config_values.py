@@ -42,6 +42,10 @@ _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DURATION_HINT = 'use seconds, or a string like "30s", "2m", "1h"'
 
 
+class MalformedReference(ValueError):
+    """A "${" that does not start ${NAME} or ${NAME:-default}."""
+
+
 def show(value: object, limit: int = 60) -> str:
     """Render a YAML value for a problem message: strings quoted, containers by kind."""
     if isinstance(value, bool):
@@ -117,7 +121,9 @@ def substitute_env(value: str, env: Mapping[str, str]) -> tuple[str, bool]:
 
 def _reject_malformed(literal: str) -> None:
     if "${" in literal:
-        raise ValueError("has a malformed ${...} reference (write ${NAME} or ${NAME:-default})")
+        raise MalformedReference(
+            "has a malformed ${...} reference (write ${NAME} or ${NAME:-default})"
+        )
 
 
 def parse_duration(value: object) -> float:

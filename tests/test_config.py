@@ -159,7 +159,7 @@ BAD_CASES = {
                              "folders[0]: a work_item UUID needs project: <project UUID> "
                              "as well"),
     "unset variable": (PLANE + ONE_FOLDER.replace("/data/a", "${SHARE}/a"),
-                       "folders[0].path: \"${SHARE}/a\" environment variable SHARE is not set"),
+                       "folders[0].path: environment variable SHARE is not set"),
     "rate limit": (PLANE + "  rate_limit: fast\n" + ONE_FOLDER,
                    'plane.rate_limit: "fast" is not a rate like "60/minute" or "60/60s"'),
     "external_source length": (PLANE + f"  external_source: {'x' * 256}\n" + ONE_FOLDER,
@@ -169,6 +169,15 @@ BAD_CASES = {
     "no key": ("plane:\n  url: https://p.example\n  workspace: acme\n" + ONE_FOLDER,
                "plane: missing api_key (e.g. ${PLANE_API_KEY}) or api_key_file"),
     "no folders": (PLANE, "folders: missing (list the folders to sync)"),
+    "empty folders": (PLANE + "folders: []\n",
+                      "folders: the list is empty; add at least one folder"),
+    "folder not a mapping": (PLANE + "folders:\n  - /data/a\n",
+                             'folders[0]: expected a mapping with path: and work_item:, '
+                             'got "/data/a"'),
+    "workspace url": (PLANE.replace("workspace: acme", "workspace: https://app.plane.so/acme")
+                      + ONE_FOLDER,
+                      'plane.workspace: "https://app.plane.so/acme" is not a workspace slug '
+                      "(the part after the host in Plane's web address, e.g. acme)"),
     "log format": (PLANE + ONE_FOLDER + "log:\n  format: xml\n",
                    'log.format: "xml" is not one of: auto, console, json'),
     "file size": (PLANE + "  file_size_limit: lots\n" + ONE_FOLDER,
@@ -551,3 +560,13 @@ def test_unreadable_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, env=ENV)
     assert caught.value.problems == ["cannot read the file: Permission denied"]
+
+
+def test_a_symlink_into_another_folder_counts_as_nesting(tmp_path: Path) -> None:
+    (tmp_path / "real" / "inner").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "inner")
+    text = PLANE + f"folders:\n  - path: {tmp_path / 'real'}\n    work_item: P-1\n" \
+        f"  - path: {tmp_path / 'link'}\n    work_item: P-2\n"
+    assert problems_of(text) == [
+        f"folders[1].path: {tmp_path / 'link'} is inside folders[0] ({tmp_path / 'real'}); "
+        "nested folders would sync files twice"]
