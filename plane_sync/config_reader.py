@@ -74,17 +74,25 @@ def load_yaml(text: str, problems: Problems) -> object:
     Messages are built from the error's position and description only: PyYAML's own text
     quotes the offending line, which may hold the API key.
     """
-    loader = _CheckingLoader(text)
     try:
-        data = loader.get_single_data()
+        loader = _CheckingLoader(text)  # checks for unprintable characters already
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         problems.add(_position(exc), f"YAML syntax error: {_describe(exc)}")
+        return None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        character = exc.character if isinstance(exc.character, int) else 0
+        problems.add(f"line {line}, column {column}",
+                     f"character #x{character:04x} is not allowed in YAML")
         return None
     except yaml.YAMLError as exc:
         problems.add("", f"YAML error: {type(exc).__name__}")
         return None
-    finally:
-        loader.dispose()
     for duplicate in loader.duplicates:
         problems.add("", duplicate)
     return data

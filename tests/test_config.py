@@ -4,6 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plane_sync.config import (
     DEFAULT_EXCLUDES,
@@ -570,3 +573,42 @@ def test_a_symlink_into_another_folder_counts_as_nesting(tmp_path: Path) -> None
     assert problems_of(text) == [
         f"folders[1].path: {tmp_path / 'link'} is inside folders[0] ({tmp_path / 'real'}); "
         "nested folders would sync files twice"]
+
+
+_yaml_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                       st.text(max_size=12), st.sampled_from(["PROJ-1", "1m", "${X}", "${",
+                                                               "subfolders", "/a", "~"]))
+_yaml_value = st.recursive(
+    _yaml_leaf,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["path", "work_item", "url", "plane", "folders",
+                                       "include", "x"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plane=_yaml_value, folders=_yaml_value, defaults=_yaml_value, log=_yaml_value)
+def test_any_shape_gives_a_config_or_a_config_error(plane: object, folders: object,
+                                                    defaults: object, log: object) -> None:
+    text = yaml.safe_dump({"plane": plane, "folders": folders, "defaults": defaults,
+                           "log": log})
+    try:
+        parse(text)
+    except ConfigError as error:
+        assert error.problems
+        assert all(isinstance(problem, str) and problem for problem in error.problems)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_gives_a_config_or_a_config_error(text: str) -> None:
+    try:
+        parse(text)
+    except ConfigError as error:
+        assert error.problems
+
+
+def test_control_characters_are_a_yaml_problem_with_a_place() -> None:
+    assert problems_of("plane:\n  url: a\x08b\n") == [
+        "line 2, column 9: character #x0008 is not allowed in YAML"]
