@@ -243,17 +243,22 @@ class StateDB:
     # --- hash cache -------------------------------------------------------------
 
     def hash_cache(self, folder_key: str) -> FolderHashCache:
-        """A HashCache for one folder, loaded once (one query, not one per file)."""
+        """A HashCache for one folder, loaded once (one query, not one per file).
+
+        Writes are batched: use it as ``with db.hash_cache(key) as cache:`` (or call
+        ``flush()``) so the last batch is stored; a lost batch only costs re-hashing.
+        """
         rows = self._query(
             "SELECT rel_path, dev, ino, size, mtime_ns, sha256, md5 FROM hashes "
             "WHERE folder_key = ?", (folder_key,))
-        known = {FileKey(r[0], r[1], r[2], r[3], r[4]): (str(r[5]), str(r[6])) for r in rows}
+        known = {str(r[0]): tuple(r[1:]) for r in rows}
         return FolderHashCache(self, folder_key, known)
 
-    def _put_hash(self, folder_key: str, key: FileKey, sha256: str, md5: str) -> None:
+    def _put_hashes(self, folder_key: str,
+                    batch: list[tuple[FileKey, str, str]]) -> None:
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (folder_key, *key, sha256, md5))
+            conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(folder_key, *key, sha256, md5) for key, sha256, md5 in batch])
 
     def prune_hashes(self, folder_key: str, seen_rel_paths: Iterable[str]) -> int:
         """Forget hashes of files no longer seen; returns how many were dropped."""
@@ -411,19 +416,41 @@ class StateDB:
 class FolderHashCache:
     """scan.HashCache over the state database for one folder.
 
-    Reads come from the snapshot loaded at creation (a scan asks once per file);
-    writes go straight to the database and the snapshot.
+    Reads come from the snapshot loaded at creation (a scan asks once per file).
+    Writes are kept in memory and stored in batches of FLUSH_EVERY, because one
+    transaction per file would cost more than hashing a small file.
     """
 
+    FLUSH_EVERY = 500
+
     def __init__(self, db: StateDB, folder_key: str,
-                 known: dict[FileKey, tuple[str, str]]) -> None:
+                 known: dict[str, tuple[Any, ...]]) -> None:
         self._db = db
         self._folder_key = folder_key
+        # rel_path -> (dev, ino, size, mtime_ns, sha256, md5): plain tuples load fast.
         self._known = known
+        self._unsaved: list[tuple[FileKey, str, str]] = []
 
     def get(self, key: FileKey) -> tuple[str, str] | None:
-        return self._known.get(key)
+        row = self._known.get(key.rel_path)
+        if row is None or row[:4] != key[1:]:
+            return None
+        return str(row[4]), str(row[5])
 
     def put(self, key: FileKey, sha256: str, md5: str) -> None:
-        self._db._put_hash(self._folder_key, key, sha256, md5)
-        self._known[key] = (sha256, md5)
+        self._known[key.rel_path] = (*key[1:], sha256, md5)
+        self._unsaved.append((key, sha256, md5))
+        if len(self._unsaved) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Store the hashes not yet written."""
+        if self._unsaved:
+            batch, self._unsaved = self._unsaved, []
+            self._db._put_hashes(self._folder_key, batch)
+
+    def __enter__(self) -> FolderHashCache:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.flush()

@@ -204,7 +204,8 @@ def test_remove_folder_forgets_everything_about_it(db: StateDB) -> None:
 
 def test_hash_cache_misses_when_inode_size_or_mtime_change(db: StateDB) -> None:
     key = FileKey("a.pdf", dev=1, ino=2, size=3, mtime_ns=4)
-    db.hash_cache(FOLDER).put(key, "sha", "md5")
+    with db.hash_cache(FOLDER) as writer:
+        writer.put(key, "sha", "md5")
     cache = db.hash_cache(FOLDER)  # a fresh load from the database
     assert cache.get(key) == ("sha", "md5")
     assert cache.get(key._replace(ino=20)) is None
@@ -219,7 +220,8 @@ def test_hash_cache_serves_a_real_scan_and_prunes(db: StateDB, tmp_path: Path) -
     root.mkdir()
     (root / "a.txt").write_bytes(b"a")
     (root / "b.txt").write_bytes(b"b")
-    first = scan_folder(root, IgnoreRules(), cache=db.hash_cache(FOLDER))
+    with db.hash_cache(FOLDER) as cache:
+        first = scan_folder(root, IgnoreRules(), cache=cache)
 
     class NoHashing:
         """Fails the test if the scan has to hash anything."""
@@ -239,3 +241,16 @@ def test_hash_cache_serves_a_real_scan_and_prunes(db: StateDB, tmp_path: Path) -
     assert db.prune_hashes(FOLDER, {"a.txt"}) == 0
     cache = db.hash_cache(FOLDER)
     assert [cache.get(FileKey(f.rel_path, 0, 0, 0, 0)) for f in first.files] == [None, None]
+
+
+def test_hash_cache_writes_in_batches(db: StateDB) -> None:
+    keys = [FileKey(f"f{i}", 1, i, 1, 1) for i in range(3)]
+    writer = db.hash_cache(FOLDER)
+    writer.FLUSH_EVERY = 2
+    for key in keys:
+        writer.put(key, "s", "m")
+    assert writer.get(keys[2]) == ("s", "m")  # visible to its own scan at once
+    stored = db.hash_cache(FOLDER)
+    assert [stored.get(k) for k in keys] == [("s", "m"), ("s", "m"), None]
+    writer.flush()
+    assert db.hash_cache(FOLDER).get(keys[2]) == ("s", "m")
