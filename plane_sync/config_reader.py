@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,13 @@ def load_yaml(text: str, problems: Problems) -> object:
     return data
 
 
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _harmless(quoted: str) -> bool:
+    return len(quoted) <= 4 or quoted.startswith(("<", "!", "tag:"))
+
+
 def _position(exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     return "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}"
@@ -106,7 +114,15 @@ def _position(exc: yaml.MarkedYAMLError) -> str:
 def _describe(exc: yaml.MarkedYAMLError) -> str:
     text = exc.problem or exc.context or "cannot parse"
     if exc.context and exc.problem:
-        text = f"{exc.problem} ({exc.context})"
+        start = exc.context_mark
+        where = ""
+        if start is not None and exc.problem_mark is not None \
+                and start.line != exc.problem_mark.line:
+            where = f" that starts at line {start.line + 1}, column {start.column + 1}"
+        text = f"{exc.problem} ({exc.context}{where})"
+    # PyYAML quotes what it read (an alias name, say), which could be the API key: keep
+    # only quotes that are token names, tags or single characters.
+    text = _QUOTED.sub(lambda m: m.group(0) if _harmless(m.group(1)) else "'...'", text)
     if "\\t" in text or "\t" in text:
         text += "; YAML indents with spaces, not tabs"
     return text

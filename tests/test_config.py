@@ -136,7 +136,8 @@ BAD_CASES = {
                       'unknown top-level key "flders" (did you mean "folders"?)'),
     "yaml syntax": (PLANE + "folders:\n  - path: /a\n   work_item: X-1\n",
                     "line 7, column 4: YAML syntax error: expected <block end>, but found "
-                    "'<block mapping start>' (while parsing a block collection)"),
+                    "'<block mapping start>' (while parsing a block collection that starts at "
+                    "line 6, column 3)"),
     "tab indent": ("plane:\n\turl: x\n", "line 2, column 1: YAML syntax error: found "
                    "character '\\t' that cannot start any token (while scanning for the next "
                    "token); YAML indents with spaces, not tabs"),
@@ -612,3 +613,21 @@ def test_any_text_gives_a_config_or_a_config_error(text: str) -> None:
 def test_control_characters_are_a_yaml_problem_with_a_place() -> None:
     assert problems_of("plane:\n  url: a\x08b\n") == [
         "line 2, column 9: character #x0008 is not allowed in YAML"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plane:\n  api_key: plane_api_SECRET: x\n", 'plane:\n  api_key: "plane_api_SECRET\n',
+     "plane:\n  api_key: *plane_api_SECRET\n", "plane:\n  api_key: [plane_api_SECRET\n"],
+)
+def test_yaml_errors_never_quote_the_key(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    assert "SECRET" not in str(caught.value)
+    assert caught.value.problems[0].startswith("line ")
+
+
+def test_an_unclosed_quote_says_where_it_started() -> None:
+    assert problems_of('plane:\n  url: "https://x\nfolders: []\n') == [
+        "line 4, column 1: YAML syntax error: found unexpected end of stream "
+        "(while scanning a quoted scalar that starts at line 2, column 8)"]
