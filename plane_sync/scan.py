@@ -7,11 +7,13 @@ Symbolic links are never followed, whatever they point to: each one is reported
 as a problem of kind ``symlink``. The root itself may be a symlink (the user chose
 that path in the configuration).
 
-Other filesystems mounted inside the folder (bind mounts, nested shares, btrfs
-subvolumes) are not descended unless ``cross_mounts=True``: a bind mount can
-expose files from outside the folder, and an unmounted nested share would look
-like "all its files were deleted". They are reported as problems of kind
-``mount``; configure such a mount as a folder of its own.
+Mounts inside the folder (bind mounts of directories or single files, nested
+shares, btrfs subvolumes) are not entered unless ``cross_mounts=True``: a bind
+mount can expose files from outside the folder, and an unmounted nested share
+would look like "all its files were deleted". They are found by device number
+and by ``/proc/self/mountinfo`` (a bind mount from the same filesystem keeps the
+device number) and reported as problems of kind ``mount``; configure such a
+mount as a folder of its own.
 
 Problems (``ScanProblem.kind``):
 
@@ -39,6 +41,7 @@ from plane_sync.errors import LocalFileError
 from plane_sync.hashing import hash_file_identified
 from plane_sync.ignore import IgnoreRules
 from plane_sync.models import LocalFile
+from plane_sync.mounts import read_mounts
 
 MAX_DEPTH = 256  # keeps open directory descriptors (one per level) well below any limit
 
@@ -68,6 +71,9 @@ class HashCache(Protocol):
 
     def put(self, key: FileKey, sha256: str, md5: str) -> None: ...
 
+    def flush(self) -> None:
+        """Store what put() may have buffered; scan_folder calls it when it ends."""
+
 
 class MemoryHashCache:
     """A HashCache in a dict: for one-shot runs, tests and benchmarks."""
@@ -80,6 +86,9 @@ class MemoryHashCache:
 
     def put(self, key: FileKey, sha256: str, md5: str) -> None:
         self._hashes[key] = (sha256, md5)
+
+    def flush(self) -> None:
+        pass
 
     def __len__(self) -> int:
         return len(self._hashes)
@@ -126,7 +135,8 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
     try:
         walker = _Walker(rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
                          now_ns=time.time_ns() if now_ns is None else now_ns,
-                         cross_mounts=cross_mounts, root_stat=os.fstat(root_fd))
+                         cross_mounts=cross_mounts, root_stat=os.fstat(root_fd),
+                         mount_points=set() if cross_mounts else _mount_points_below(root))
         try:
             entries = _list_dir(root_fd)
         except OSError as exc:
@@ -134,6 +144,8 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
         walker.walk_entries(root_fd, "", entries, depth=0)
     finally:
         os.close(root_fd)
+        if cache is not None:
+            cache.flush()
     files = tuple(sorted(walker.files, key=lambda f: f.rel_path))
     problems = tuple(sorted(walker.problems, key=lambda p: p.rel_path))
     return ScanResult(files=files, problems=problems, available=True, reason=None,
@@ -152,6 +164,17 @@ def _unavailable(root: Path, exc: OSError) -> ScanResult:
     return ScanResult(files=(), problems=(), available=False, reason=reason, dirs=0)
 
 
+def _mount_points_below(root: Path) -> set[str]:
+    """Mount points inside ``root``, relative to it. A bind mount from the same
+    filesystem keeps st_dev, so the device check alone would walk right into it."""
+    try:
+        mounts = read_mounts()
+    except OSError:  # no /proc: the st_dev check still catches other filesystems
+        return set()
+    prefix = os.path.realpath(root).rstrip("/") + "/"
+    return {m.mount_point[len(prefix):] for m in mounts if m.mount_point.startswith(prefix)}
+
+
 def _list_dir(dir_fd: int) -> list[os.DirEntry[str]]:
     # Listing fully before acting keeps iteration errors in one place.
     with os.scandir(dir_fd) as it:
@@ -165,7 +188,7 @@ def _printable(rel_path: str) -> str:
 class _Walker:
     def __init__(self, rules: IgnoreRules, *, recurse: bool, cache: HashCache | None,
                  settle_ns: int, now_ns: int, cross_mounts: bool,
-                 root_stat: os.stat_result) -> None:
+                 root_stat: os.stat_result, mount_points: set[str]) -> None:
         self.rules = rules
         self.recurse = recurse
         self.cache = cache
@@ -173,6 +196,7 @@ class _Walker:
         self.now_ns = now_ns
         self.cross_mounts = cross_mounts
         self.root_dev = root_stat.st_dev
+        self.mount_points = mount_points
         self.visited: set[tuple[int, int]] = {(root_stat.st_dev, root_stat.st_ino)}
         self.files: list[LocalFile] = []
         self.problems: list[ScanProblem] = []
@@ -221,6 +245,9 @@ class _Walker:
             return
         if not stat.S_ISREG(st.st_mode):
             self.problem(rel, "special", "not a regular file (socket, FIFO or device): skipped")
+            return
+        if rel in self.mount_points:
+            self.problem(rel, "mount", "a file bind-mounted here: not read")
             return
         if self.settle_ns and abs(self.now_ns - st.st_mtime_ns) < self.settle_ns:
             # abs(): an mtime slightly in the future (clock skew on a share) waits too.
@@ -271,7 +298,8 @@ class _Walker:
             return
         try:
             st = os.fstat(fd)
-            if st.st_dev != self.root_dev and not self.cross_mounts:
+            if not self.cross_mounts and (st.st_dev != self.root_dev
+                                          or rel in self.mount_points):
                 self.problem(rel, "mount", "another filesystem is mounted here: not descended "
                              "(configure it as a folder of its own)", is_dir=True)
                 return

@@ -60,6 +60,13 @@ _MIGRATIONS: tuple[str, ...] = (
         id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, activity TEXT NOT NULL,
         updated_at REAL NOT NULL);
     """,
+    # 2: an intent is written before each create, so a 409 after a crash is known as ours.
+    """
+    CREATE TABLE intents (
+        folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, external_id TEXT NOT NULL,
+        rel_path TEXT NOT NULL, created_at REAL NOT NULL,
+        PRIMARY KEY (work_item_id, external_id));
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -74,6 +81,18 @@ class JournalEntry:
     work_item_id: str
     rel_path: str
     external_id: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A create about to be sent: if the process dies before the journal entry, a 409
+    on this (work item, external id) is our own orphan."""
+
+    folder_key: str
+    work_item_id: str
+    external_id: str
+    rel_path: str
     created_at: float
 
 
@@ -287,6 +306,23 @@ class StateDB:
         rows = self._query("SELECT * FROM journal ORDER BY created_at, attachment_id")
         return [JournalEntry(*row) for row in rows]
 
+    # --- create intents ---------------------------------------------------------
+
+    def intent_add(self, folder_key: str, work_item_id: str, external_id: str, rel_path: str,
+                   created_at: float) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)",
+                         (folder_key, work_item_id, external_id, rel_path, created_at))
+
+    def intent_remove(self, work_item_id: str, external_id: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM intents WHERE work_item_id = ? AND external_id = ?",
+                         (work_item_id, external_id))
+
+    def intents(self) -> list[Intent]:
+        rows = self._query("SELECT * FROM intents ORDER BY created_at, external_id")
+        return [Intent(*row) for row in rows]
+
     # --- failures ---------------------------------------------------------------
 
     def record_failure(self, folder_key: str, rel_path: str, reason: str, *, now: float,
@@ -397,7 +433,8 @@ class StateDB:
         return [FolderStatus(*row) for row in rows]
 
     def remove_folder(self, folder_key: str) -> None:
-        """Drop everything kept for a folder that left the configuration."""
+        """Drop what is kept for a folder that left the configuration. The journal and
+        intents stay: they still point at attachments that need cleaning up."""
         with self._transaction() as conn:
             for table in ("hashes", "failures", "skips", "pending", "folder_status"):
                 conn.execute(f"DELETE FROM {table} WHERE folder_key = ?",  # noqa: S608

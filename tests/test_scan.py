@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,6 +37,9 @@ class CountingCache:
     def put(self, key: FileKey, sha256: str, md5: str) -> None:
         self.puts.append(key)
         self.inner.put(key, sha256, md5)
+
+    def flush(self) -> None:
+        self.inner.flush()
 
 
 def write(path: Path, content: bytes = b"x") -> Path:
@@ -313,3 +317,41 @@ def test_unreadable_root_is_unavailable(shared_tmp: Path) -> None:
     outcome = scan_unprivileged(root)
     assert outcome["available"] is False
     assert outcome["files"] == []
+
+
+# --- mounts inside the folder ---------------------------------------------------------
+
+@pytest.fixture
+def bind_mount() -> Iterator[Callable[[Path, Path], None]]:
+    """Bind-mount source on target (root only; skipped where mounting is not allowed)."""
+    mounted: list[Path] = []
+
+    def mount(source: Path, target: Path) -> None:
+        done = subprocess.run(["mount", "--bind", str(source), str(target)],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"bind mounts not allowed here: {done.stderr.strip()}")
+        mounted.append(target)
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", str(target)], check=True)
+
+
+def test_bind_mounts_inside_the_folder_are_not_entered(
+        tmp_path: Path, bind_mount: Callable[[Path, Path], None]) -> None:
+    outside = tmp_path / "outside"
+    write(outside / "secret.txt", b"secret")
+    secret_file = write(tmp_path / "secret-file.txt", b"secret file")
+    folder = tmp_path / "folder"
+    write(folder / "real.txt")
+    (folder / "mnt").mkdir()
+    write(folder / "file-mnt.txt", b"placeholder")
+    bind_mount(outside, folder / "mnt")  # same filesystem: same st_dev
+    bind_mount(secret_file, folder / "file-mnt.txt")
+    result = scan_folder(folder, NO_RULES)
+    assert rel_paths(result) == ["real.txt"]
+    assert problems(result) == {"mnt": "mount", "file-mnt.txt": "mount"}
+    assert result.complete
+    crossing = scan_folder(folder, NO_RULES, cross_mounts=True)
+    assert rel_paths(crossing) == ["file-mnt.txt", "mnt/secret.txt", "real.txt"]

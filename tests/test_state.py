@@ -220,8 +220,7 @@ def test_hash_cache_serves_a_real_scan_and_prunes(db: StateDB, tmp_path: Path) -
     root.mkdir()
     (root / "a.txt").write_bytes(b"a")
     (root / "b.txt").write_bytes(b"b")
-    with db.hash_cache(FOLDER) as cache:
-        first = scan_folder(root, IgnoreRules(), cache=cache)
+    first = scan_folder(root, IgnoreRules(), cache=db.hash_cache(FOLDER))  # flushes at the end
 
     class NoHashing:
         """Fails the test if the scan has to hash anything."""
@@ -234,6 +233,9 @@ def test_hash_cache_serves_a_real_scan_and_prunes(db: StateDB, tmp_path: Path) -
 
         def put(self, key: FileKey, sha256: str, md5: str) -> None:
             raise AssertionError(f"{key.rel_path} was hashed again")
+
+        def flush(self) -> None:
+            self.inner.flush()
 
     assert scan_folder(root, IgnoreRules(), cache=NoHashing()).files == first.files
     (root / "b.txt").unlink()
@@ -254,3 +256,29 @@ def test_hash_cache_writes_in_batches(db: StateDB) -> None:
     assert [stored.get(k) for k in keys] == [("s", "m"), ("s", "m"), None]
     writer.flush()
     assert db.hash_cache(FOLDER).get(keys[2]) == ("s", "m")
+
+
+def test_intents_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with StateDB(path) as db:
+        db.intent_add(FOLDER, "item-1", "sha256:aa", "a.pdf", 1.0)
+        db.intent_add(FOLDER, "item-1", "sha256:bb", "b.pdf", 2.0)
+        db.intent_remove("item-1", "sha256:aa")
+    with StateDB(path) as db:
+        assert [(i.work_item_id, i.external_id, i.rel_path) for i in db.intents()] == [
+            ("item-1", "sha256:bb", "b.pdf")]
+
+
+def test_version_one_database_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with StateDB(path) as db:
+        db.set_folder_status(status())
+    with sqlite3.connect(path) as conn:  # what a database from schema 1 looked like
+        conn.execute("DROP TABLE intents")
+        conn.execute("UPDATE schema_version SET version = 1")
+    conn.close()
+    with StateDB(path) as db:
+        assert db.schema_version() == SCHEMA_VERSION == 2
+        assert db.folder_statuses() == [status()]
+        db.intent_add(FOLDER, "item", "ext", "a", 1.0)
+        assert len(db.intents()) == 1
