@@ -17,18 +17,31 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from plane_sync.errors import StateError
 from plane_sync.scan import FileKey
+from plane_sync.state_records import (
+    MAX_RETRY_DELAY,
+    DaemonStatus,
+    Failure,
+    FolderState,
+    FolderStatus,
+    Intent,
+    JournalEntry,
+    PendingConflict,
+    Skip,
+    retry_delay,
+)
+
+__all__ = [
+    "MAX_RETRY_DELAY", "SCHEMA_VERSION", "DaemonStatus", "Failure", "FolderHashCache",
+    "FolderState", "FolderStatus", "Intent", "JournalEntry", "PendingConflict", "Skip",
+    "StateDB", "retry_delay",
+]
 
 BUSY_TIMEOUT_MS = 10_000
-FIRST_RETRY_DELAY = 60.0  # seconds
-MAX_RETRY_DELAY = 6 * 3600.0
-
-FolderState = Literal["ok", "unavailable", "held", "error"]
 
 # Each entry moves the schema from version i to i+1; never edit one that shipped.
 _MIGRATIONS: tuple[str, ...] = (
@@ -69,88 +82,6 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """An attachment created in Plane whose upload is not known to be complete."""
-
-    attachment_id: str
-    folder_key: str
-    project_id: str
-    work_item_id: str
-    rel_path: str
-    external_id: str
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A create about to be sent: if the process dies before the journal entry, a 409
-    on this (work item, external id) is our own orphan."""
-
-    folder_key: str
-    work_item_id: str
-    external_id: str
-    rel_path: str
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Failure:
-    folder_key: str
-    rel_path: str
-    reason: str
-    attempts: int
-    next_retry_at: float | None  # None when permanent
-    first_failed_at: float
-    permanent: bool
-
-
-@dataclass(frozen=True)
-class Skip:
-    folder_key: str
-    rel_path: str
-    reason: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class PendingConflict:
-    """Another machine's attachment for this file, seen still pending since first_seen."""
-
-    folder_key: str
-    rel_path: str
-    attachment_id: str
-    first_seen: float
-
-
-@dataclass(frozen=True)
-class FolderStatus:
-    folder_key: str
-    path: str
-    work_item_label: str
-    last_sync_at: float | None
-    files_in_sync: int
-    pending: int
-    failed: int
-    skipped: int
-    state: FolderState
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class DaemonStatus:
-    pid: int
-    activity: str
-    updated_at: float
-
-
-def retry_delay(attempts: int) -> float:
-    """Seconds to wait after the ``attempts``-th failure: 1 min doubling, capped at 6 h."""
-    if attempts < 1:
-        return 0.0
-    return min(FIRST_RETRY_DELAY * 2.0 ** min(attempts - 1, 32), MAX_RETRY_DELAY)
 
 
 class StateDB:
