@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,14 @@ def client_for(emu: Emulator, *, api_key: str | None = None, **kwargs: Any) -> P
     kwargs.setdefault("rate_limit", (1000, 1.0))
     kwargs.setdefault("retry", RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05))
     return PlaneClient(emu.url, api_key or emu.api_key, emu.workspace, **kwargs)
+
+
+def logged(emu: Emulator, count: int) -> list[Any]:
+    """The request log once it holds ``count`` records (it is written after each reply)."""
+    deadline = time.monotonic() + 10
+    while len(emu.requests()) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return emu.requests()
 
 
 def first_item(client: PlaneClient) -> WorkItem:
@@ -205,7 +214,7 @@ def test_429_storm_is_waited_out(emulator_factory: Factory) -> None:
     emu.faults.set(storm_429=3)
     with client_for(emu, rate_limit=(1000, 60.0)) as client:
         assert "id" in client.me()
-    statuses = [r.status for r in emu.requests()]
+    statuses = [r.status for r in logged(emu, 4)]
     assert statuses == [429, 429, 429, 200]
 
 
@@ -215,4 +224,4 @@ def test_create_post_is_not_repeated_without_external_ids(emulator: Emulator) ->
         item = first_item(client)
         with pytest.raises(ServerError):
             client.create_attachment(item, name="a.txt", mime_type="text/plain", size=3)
-    assert [r.method for r in emulator.requests()].count("POST") == 1
+    assert [r.method for r in logged(emulator, 2)].count("POST") == 1
