@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -125,6 +126,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     ) -> None:
         super().__init__(address, handler)
         self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (timeouts, dropped connections) is normal here, not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class BaseHandler(BaseHTTPRequestHandler):
