@@ -126,19 +126,29 @@ def _age_key(attachment: RemoteAttachment) -> tuple[str, str]:
     return (attachment.created_at or "", attachment.id)
 
 
-def _split_remote(remote: Iterable[RemoteAttachment],
-                  source: str) -> tuple[dict[str, _Ours], list[RemoteAttachment]]:
+@dataclass(frozen=True)
+class _Remote:
+    ours: dict[str, _Ours]  # by path key; one attachment per external id, the oldest
+    duplicates: list[tuple[RemoteAttachment, FileIdentity]]  # later copies of an external id
+    theirs: list[RemoteAttachment]
+
+
+def _split_remote(remote: Iterable[RemoteAttachment], source: str) -> _Remote:
     ours: dict[str, _Ours] = {}
+    duplicates: list[tuple[RemoteAttachment, FileIdentity]] = []
     theirs: list[RemoteAttachment] = []
-    for attachment in remote:
+    seen: set[FileIdentity] = set()
+    for attachment in sorted(remote, key=_age_key):
         ident = parse_external_id(attachment.external_id)
-        if attachment.external_source == source and ident is not None:
-            ours.setdefault(ident.path_key, _Ours()).versions.append((attachment, ident))
-        else:
+        if attachment.external_source != source or ident is None:
             theirs.append(attachment)
-    for group in ours.values():
-        group.versions.sort(key=lambda pair: _age_key(pair[0]))
-    return ours, theirs
+        elif ident in seen:
+            # Two creates that raced past Plane's 409 check (it has no unique constraint).
+            duplicates.append((attachment, ident))
+        else:
+            seen.add(ident)
+            ours.setdefault(ident.path_key, _Ours()).versions.append((attachment, ident))
+    return _Remote(ours, duplicates, theirs)
 
 
 def _names_people_would_see(rel_path: str) -> set[str]:
@@ -189,94 +199,108 @@ def _local_by_path(local: Sequence[LocalFile]) -> tuple[dict[str, LocalFile], li
     return chosen, skips
 
 
+def _plan_file(file: LocalFile, mine: _Ours, theirs: Sequence[RemoteAttachment],
+               policy: Policy) -> tuple[list[Action], int]:
+    """The decision table for one file on disk; also how many deletions were suppressed."""
+    rel_path = normalize_rel_path(file.rel_path)
+    content_key = file.sha256.lower()
+    current = mine.with_content(content_key)
+    older = mine.without_content(content_key)
+    replace = policy.on_change == "replace"
+    can_delete = policy.folder_available
+
+    if file.size <= 0:
+        # Plane refuses size 0 (400): nothing to upload; older versions stay.
+        return [Skip(file.rel_path, "empty file: Plane refuses size 0", SKIP_EMPTY)], 0
+    if file.size > policy.size_limit:
+        # Plane would clamp the size and storage refuse the bytes; older versions stay.
+        return [Skip(file.rel_path, f"{file.size} bytes is over the limit of "
+                     f"{policy.size_limit}", SKIP_TOO_LARGE)], 0
+    if current:
+        # Already uploaded by us (here or by another machine): nothing to upload. Under
+        # replace, older versions left by an interrupted replace are finished off.
+        if not replace or not older:
+            return [], 0
+        if not can_delete:
+            return [], len(older)
+        return [Delete(old, rel_path, REASON_REPLACED) for old in older], 0
+    if _matches_theirs(file, rel_path, theirs):
+        # Someone uploaded this very file (name, size, MD5) by hand: do not add a copy.
+        # Our older versions stay: the current one is not ours to vouch for.
+        return [], 0
+    if older and replace:
+        # Changed file under replace: upload, then delete the old versions after success.
+        if not can_delete:
+            return [_upload(file, rel_path, ())], len(older)
+        return [_upload(file, rel_path, older)], 0
+    # New file, or changed file under keep (older versions stay beside it).
+    return [_upload(file, rel_path, ())], 0
+
+
+def _plan_gone(gone: dict[str, _Ours], known_paths: int,
+               policy: Policy) -> tuple[list[Delete], Hold | None, int]:
+    """Deletions for our files no longer on disk: the deletions, a mass-loss Hold, and how
+    many were suppressed because the folder is unavailable."""
+    if not gone or policy.on_delete != "delete":
+        # Deleted file under on_delete=keep: the attachment stays.
+        return [], None, 0
+    doomed = [(a, group.hint) for group in gone.values() for a, _ in group.versions]
+    if not policy.folder_available:
+        # Missing or unreadable folder: every file looks gone; delete nothing.
+        return [], None, len(doomed)
+    if 2 * len(gone) > known_paths and not policy.allow_mass_delete:
+        # Looks like an unmounted or emptied share: hold every deletion of gone files.
+        return [], Hold(f"{len(gone)} of {known_paths} files are gone; deleting more than "
+                        "half at once looks like an unmounted share, so nothing is deleted",
+                        len(doomed)), 0
+    # Deleted file under on_delete=delete, within the safety limit: every version goes.
+    return [Delete(a, hint, REASON_GONE) for a, hint in doomed], None, 0
+
+
+_RANK = {Skip: 0, Upload: 1, Delete: 2}
+
+
+def _order(entry: tuple[str, Action]) -> tuple[str, int]:
+    path, action = entry
+    return (path, _RANK[type(action)])
+
+
 def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
          policy: Policy) -> list[Action]:
     """The actions that make ``remote`` reflect ``local`` under ``policy``.
 
-    Order: a Hold (if any) first, then actions grouped by path in sorted path order; within a
+    Order: a Hold (if any) first, then by path (NFC; the hint for gone files); within one
     path: Skip, Upload, Delete.
     """
-    ours, theirs = _split_remote(remote, policy.external_source)
+    split = _split_remote(remote, policy.external_source)
     files, same_path_skips = _local_by_path(local)
-    replace = policy.on_change == "replace"
-    can_delete = policy.folder_available
+    entries: list[tuple[str, Action]] = [(s.rel_path, s) for s in same_path_skips]
+    suppressed = 0
 
-    per_path: list[tuple[str, list[Action]]] = [(s.rel_path, [s]) for s in same_path_skips]
-    suppressed_by_unavailable = 0
-
-    def delete_or_hold(attachment: RemoteAttachment, rel_path: str, reason: str,
-                       out: list[Action]) -> None:
-        nonlocal suppressed_by_unavailable
-        if can_delete:
-            out.append(Delete(attachment, rel_path, reason))
+    # Surplus copies of one external id lose nothing when deleted, whatever the policy.
+    for attachment, ident in split.duplicates:
+        if policy.folder_available:
+            entries.append((ident.rel_path_hint,
+                            Delete(attachment, ident.rel_path_hint, REASON_DUPLICATE)))
         else:
-            suppressed_by_unavailable += 1
+            suppressed += 1
 
     for key, file in files.items():
-        rel_path = normalize_rel_path(file.rel_path)
-        mine = ours.get(key, _Ours())
-        actions: list[Action] = []
-        current = mine.with_content(file.sha256.lower())
-        older = mine.without_content(file.sha256.lower())
+        actions, file_suppressed = _plan_file(file, split.ours.get(key, _Ours()),
+                                              split.theirs, policy)
+        suppressed += file_suppressed
+        entries.extend((normalize_rel_path(file.rel_path), a) for a in actions)
 
-        if file.size <= 0:
-            # Plane refuses size 0 (400): nothing to upload; older versions stay.
-            actions.append(Skip(file.rel_path, "empty file: Plane refuses size 0", SKIP_EMPTY))
-        elif file.size > policy.size_limit:
-            # Plane would clamp the size and storage refuse the bytes; older versions stay.
-            actions.append(Skip(file.rel_path, f"{file.size} bytes is over the limit of "
-                                f"{policy.size_limit}", SKIP_TOO_LARGE))
-        elif current:
-            # Already uploaded by us (here or by another machine). An exact duplicate (two
-            # creates racing past the 409) is surplus; keep the oldest.
-            for extra in current[1:]:
-                delete_or_hold(extra, rel_path, REASON_DUPLICATE, actions)
-            # Under replace, older versions left by an interrupted replace are finished off.
-            if replace:
-                for old in older:
-                    delete_or_hold(old, rel_path, REASON_REPLACED, actions)
-        elif _matches_theirs(file, rel_path, theirs):
-            # Someone uploaded this very file (name, size, MD5) by hand: do not add a copy.
-            # Our older versions stay: the current one is not ours to vouch for.
-            pass
-        elif older and replace:
-            # Changed file under replace: upload, then delete the old versions after success.
-            if can_delete:
-                actions.append(_upload(file, rel_path, older))
-            else:
-                actions.append(_upload(file, rel_path, ()))
-                suppressed_by_unavailable += len(older)
-        else:
-            # New file, or changed file under keep (older versions stay beside it).
-            actions.append(_upload(file, rel_path, ()))
-        per_path.append((rel_path, actions))
+    gone = {key: group for key, group in split.ours.items() if key not in files}
+    known_paths = len(set(split.ours) | set(files))
+    gone_deletes, hold, gone_suppressed = _plan_gone(gone, known_paths, policy)
+    suppressed += gone_suppressed
+    entries.extend((d.rel_path, d) for d in gone_deletes)
+    if suppressed:
+        hold = Hold("the folder is missing or unreadable, so nothing is deleted", suppressed)
 
-    # Our files that are gone from disk.
-    gone = {key: group for key, group in ours.items() if key not in files}
-    known_paths = len(set(ours) | set(files))
-    hold: Hold | None = None
-    if gone and policy.on_delete == "delete":
-        gone_count = sum(len(group.versions) for group in gone.values())
-        if not can_delete:
-            suppressed_by_unavailable += gone_count
-        elif 2 * len(gone) > known_paths and not policy.allow_mass_delete:
-            # Looks like an unmounted or emptied share: hold every deletion of gone files.
-            hold = Hold(f"{len(gone)} of {known_paths} files are gone; deleting more than "
-                        "half at once looks like an unmounted share, so nothing is deleted",
-                        gone_count)
-        else:
-            for group in gone.values():
-                per_path.append((group.hint, [Delete(a, group.hint, REASON_GONE)
-                                              for a, _ in group.versions]))
-    if suppressed_by_unavailable:
-        hold = Hold("the folder is missing or unreadable, so nothing is deleted",
-                    suppressed_by_unavailable + (hold.suppressed if hold else 0))
-
-    per_path.sort(key=lambda item: item[0])
-    result: list[Action] = [hold] if hold else []
-    for _, actions in per_path:
-        result.extend(actions)
-    return result
+    entries.sort(key=_order)
+    return ([hold] if hold else []) + [action for _, action in entries]
 
 
 def summarize(actions: Iterable[Action]) -> dict[str, int]:
