@@ -3,11 +3,7 @@
 # default places) it runs the daemon; without one it runs the demo on the embedded emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+. scripts/venv.sh
 .venv/bin/python -m pip install --quiet -e .
 config=${PLANE_SYNC_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/plane-sync/config.yaml}
 if [ "$#" -gt 0 ]; then

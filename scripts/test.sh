@@ -3,11 +3,7 @@
 # Usage: bash scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+. scripts/venv.sh
 .venv/bin/python -m pip install --quiet -e '.[test]'
 echo "== ruff"
 .venv/bin/ruff check plane_sync tests bench

@@ -1,0 +1,357 @@
+"""The long-running service: watch, settle, reconcile, rescan; signals and sd_notify.
+
+Order at start-up: lock the state directory, start the watchers (so nothing written during the
+first scan is missed), say READY, then reconcile every folder once (catching up on what
+happened while we were down), then react to batches of hints. A jittered periodic rescan of
+every folder catches whatever a watcher missed.
+
+One worker (this loop) carries out passes one after another: the Plane rate limit, not the
+CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
+SIGTERM/SIGINT stop taking work and leave the running upload a deadline to finish (after it,
+the process exits and the journal makes the next start clean up); SIGHUP reloads the config.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+import structlog
+
+from plane_sync.batching import Batch, ChangeQueue
+from plane_sync.config import load_config
+from plane_sync.config_types import Config, FolderConfig, SubfolderTarget
+from plane_sync.engine import Engine, PassReport
+from plane_sync.errors import AuthError, ConfigError, PlaneError, StateError
+from plane_sync.plane import PlaneClient
+from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.sdnotify import Notifier
+from plane_sync.state import FolderStatus, StateDB
+from plane_sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+from plane_sync.watch import Watcher
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK, EXIT_PLANE = 0, 3
+BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
+CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
+
+
+@dataclass
+class _FolderRun:
+    """What the daemon knows about one configured folder."""
+
+    folder: FolderConfig
+    targets: dict[str, Target] = field(default_factory=dict)
+    problems: list[TargetProblem] = field(default_factory=list)
+    resolved: bool = False
+    next_rescan: float = 0.0
+
+
+class Daemon:
+    def __init__(self, config: Config, *, notifier: Notifier | None = None,
+                 stop_deadline: float = 30.0, rescan_jitter: float = 0.1,
+                 on_pass: Callable[[PassReport], None] | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier.from_env()
+        self.stop_deadline = stop_deadline
+        self.rescan_jitter = rescan_jitter
+        self.on_pass = on_pass
+        self.queue = ChangeQueue(quiet=min((f.settle for f in config.folders), default=2.0))
+        self.watcher = Watcher(self.queue)
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._folders: dict[str, _FolderRun] = {}
+        self._dirty: dict[str, float] = {}  # target key -> when it may run
+        self._changing_since: dict[str, float] = {}
+        self._backoff: float = 0.0
+        self._backoff_until: float = 0.0
+        self._client: PlaneClient | None = None
+        self._state: StateDB | None = None
+        self._engine: Engine | None = None
+        self.exit_code = EXIT_OK
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self.queue.wake()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self.queue.wake()
+
+    def install_signal_handlers(self) -> None:
+        def on_term(signum: int, frame: FrameType | None) -> None:
+            log.info("daemon.stopping", signal=signal.Signals(signum).name)
+            self.request_stop()
+            # The running upload gets a deadline; past it, exit: the journal (written
+            # before every storage step) lets the next start clean up what was cut off.
+            timer = threading.Timer(self.stop_deadline, self._deadline_passed)
+            timer.daemon = True
+            timer.start()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, on_term)
+        signal.signal(signal.SIGINT, on_term)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def _deadline_passed(self) -> None:
+        log.warning("daemon.deadline", seconds=self.stop_deadline,
+                    note="exiting with an upload in flight; the journal cleans it up next start")
+        self.notifier.stopping()
+        os._exit(EXIT_OK)
+
+    def run(self) -> int:
+        with StateLock(self.config.state_dir):
+            self._state = open_state(self.config)
+            self._client = open_client(self.config)
+            try:
+                return self._run()
+            finally:
+                self.notifier.stopping()
+                self.watcher.stop()
+                self._client.close()
+                self._state.close()
+
+    def _run(self) -> int:
+        self._set_activity("starting watchers")
+        for folder in self.config.folders:
+            self._add_folder(folder)
+        self.watcher.start()
+        self.notifier.ready()
+        self._set_activity("initial sync")
+        now = time.monotonic()
+        for run in self._folders.values():
+            run.next_rescan = now  # the catch-up pass
+        while not self._stop.is_set():
+            if self._reload.is_set():
+                self._reload.clear()
+                self._do_reload()
+            self._tick(time.monotonic())
+            if self.exit_code != EXIT_OK:
+                return self.exit_code
+            self._set_activity("idle, watching")
+            self.queue.wait(timeout=self._sleep_time(time.monotonic()))
+            self.notifier.watchdog()
+        self._set_activity("stopped")
+        return EXIT_OK
+
+    # -- folders ----------------------------------------------------------------------------
+
+    def _add_folder(self, folder: FolderConfig) -> None:
+        watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
+        log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
+        self._folders[folder.key] = _FolderRun(folder, next_rescan=time.monotonic())
+
+    def _remove_folder(self, key: str) -> None:
+        self.watcher.remove(key)
+        run = self._folders.pop(key)
+        for target_key in run.targets:
+            self._dirty.pop(target_key, None)
+        log.info("watch.removed", folder=str(run.folder.path))
+
+    def _do_reload(self) -> None:
+        source = self.config.source
+        try:
+            new = load_config(source)
+        except ConfigError as exc:
+            log.error("config.reload_refused", source=str(source), problems=exc.problems,
+                      note="the previous configuration keeps running")
+            return
+        self.notifier.reloading()
+        if new.plane != self.config.plane or new.state_dir != self.config.state_dir:
+            log.warning("config.reload_partial",
+                        note="plane and state_dir changes take effect after a restart")
+        old = {f.key: f for f in self.config.folders}
+        fresh = {f.key: f for f in new.folders}
+        for key in old.keys() - fresh.keys():
+            self._remove_folder(key)
+        for key, folder in fresh.items():
+            if key in old and old[key] != folder:
+                self._remove_folder(key)
+            if key not in self._folders:
+                self._add_folder(folder)
+        self.config = Config(plane=self.config.plane, state_dir=self.config.state_dir,
+                             folders=new.folders, log=new.log, source=new.source,
+                             warnings=new.warnings)
+        log.info("config.reloaded", folders=len(new.folders))
+        self.notifier.ready()
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        for status in self.queue.take_status():
+            run = self._folders.get(status.key)
+            if run is None:
+                continue
+            if status.available:
+                log.info("folder.available", folder=str(run.folder.path))
+                run.next_rescan = now
+            else:
+                log.warning("folder.unavailable", folder=str(run.folder.path),
+                            reason=status.reason, note="nothing is deleted while it is away")
+                self._mark_unavailable(run, status.reason)
+        for batch in self.queue.take_due(now):
+            self._accept_batch(batch, now)
+        for run in self._folders.values():
+            if run.next_rescan <= now:
+                self._rescan(run, now)
+        if now < self._backoff_until:
+            return
+        for key, due in sorted(self._dirty.items(), key=lambda kv: kv[1]):
+            if self._stop.is_set() or self._reload.is_set():
+                return
+            if due > now:
+                continue
+            target = self._target(key)
+            del self._dirty[key]
+            if target is not None and not self._pass(target, time.monotonic()):
+                return
+
+    def _accept_batch(self, batch: Batch, now: float) -> None:
+        run = self._folders.get(batch.key)
+        if run is None:
+            return
+        if not isinstance(run.folder.target, SubfolderTarget):
+            for key in run.targets:
+                self._dirty.setdefault(key, now)
+            if not run.resolved:
+                run.next_rescan = now
+            return
+        if batch.paths is None:
+            run.next_rescan = now
+            return
+        for path in batch.paths:
+            top = path.split("/", 1)[0]
+            key = f"{run.folder.key}/{top}"
+            if key in run.targets:
+                self._dirty.setdefault(key, now)
+            else:  # a new or renamed subfolder: map the folder again
+                run.next_rescan = now
+
+    def _rescan(self, run: _FolderRun, now: float) -> None:
+        interval = run.folder.rescan_interval
+        run.next_rescan = now + interval * random.uniform(1 - self.rescan_jitter,
+                                                           1 + self.rescan_jitter)
+        # Subfolder maps are mapped again on every rescan: new subfolders appear.
+        needs_mapping = isinstance(run.folder.target, SubfolderTarget) or not run.resolved
+        if needs_mapping and not self._resolve(run):
+            run.next_rescan = now + min(interval, max(self._backoff, BACKOFF_FIRST))
+            return
+        for key in run.targets:
+            self._dirty.setdefault(key, now)
+
+    def _resolve(self, run: _FolderRun) -> bool:
+        assert self._client is not None
+        try:
+            targets, problems = resolve_targets((run.folder,), WorkItemResolver(self._client))
+        except AuthError as exc:
+            self._fatal(exc)
+            return False
+        except PlaneError as exc:
+            self._plane_trouble(exc)
+            return False
+        run.targets = {t.key: t for t in targets}
+        run.problems = problems
+        run.resolved = True
+        for p in problems:
+            log.warning("folder.unmapped" if p.kind == "unmapped" else "folder.unresolved",
+                        path=str(p.path), reason=p.reason)
+        return True
+
+    def _target(self, key: str) -> Target | None:
+        for run in self._folders.values():
+            if key in run.targets:
+                return run.targets[key]
+        return None
+
+    def _engine_for(self) -> Engine:
+        if self._engine is None:
+            assert self._client is not None and self._state is not None
+            self._engine = Engine(self._client, self._state,
+                                  size_limit=size_limit_for(self.config, self._client),
+                                  external_source=self.config.plane.external_source,
+                                  stop=self._stop)
+        return self._engine
+
+    def _pass(self, target: Target, now: float) -> bool:
+        """One pass over ``target``; False when Plane trouble says: stop for now."""
+        self._set_activity(f"syncing {target.label} ({target.root})")
+        settle = target.folder.settle
+        since = self._changing_since.get(target.key)
+        if since is not None and now - since > max(CHANGING_MAX_WAIT, 10 * settle):
+            settle = 0.0  # it never settles: take it as it is now
+        try:
+            report = self._engine_for().sync_target(target, settle=settle)
+        except AuthError as exc:
+            self._fatal(exc)
+            return False
+        except (PlaneError, StateError) as exc:
+            self._plane_trouble(exc)
+            self._dirty.setdefault(target.key, time.monotonic())
+            return False
+        self._backoff = 0.0
+        if report.waiting:
+            self._changing_since.setdefault(target.key, now)
+            # Look again once the files had time to settle.
+            self._dirty[target.key] = time.monotonic() + max(target.folder.settle, 0.5)
+        else:
+            self._changing_since.pop(target.key, None)
+        if self.on_pass is not None:
+            self.on_pass(report)
+        return True
+
+    def _plane_trouble(self, exc: Exception) -> None:
+        self._backoff = min(max(self._backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
+        self._backoff_until = time.monotonic() + self._backoff
+        log.warning("plane.trouble", error=str(exc), retry_in=round(self._backoff, 1))
+        self._set_activity(f"waiting for Plane: {exc}")
+
+    def _fatal(self, exc: AuthError) -> None:
+        log.error("plane.auth_rejected", error=str(exc))
+        self.exit_code = EXIT_PLANE
+        self._stop.set()
+
+    def _mark_unavailable(self, run: _FolderRun, reason: str) -> None:
+        if self._state is None:
+            return
+        for target in run.targets.values():
+            self._state.set_folder_status(FolderStatus(
+                folder_key=target.key, path=str(target.root), work_item_label=target.label,
+                last_sync_at=None, files_in_sync=0, pending=0, failed=0, skipped=0,
+                state="unavailable", reason=reason))
+
+    def _sleep_time(self, now: float) -> float:
+        deadlines = [run.next_rescan for run in self._folders.values()]
+        deadlines += list(self._dirty.values())
+        due = self.queue.next_due()
+        if due is not None:
+            deadlines.append(due)
+        if self._backoff_until > now:
+            deadlines = [max(d, self._backoff_until) for d in deadlines]
+        interval = self.notifier.watchdog_interval()
+        wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
+        return max(wait, 0.05)
+
+    def _set_activity(self, activity: str) -> None:
+        self.notifier.status(activity)
+        if self._state is not None:
+            try:
+                self._state.set_daemon_status(os.getpid(), activity, time.time())
+            except StateError as exc:
+                log.warning("state.write_failed", error=str(exc))
+
+
+def run_daemon(config: Config) -> int:
+    daemon = Daemon(config)
+    daemon.install_signal_handlers()
+    return daemon.run()

@@ -1,0 +1,311 @@
+"""One reconcile pass over one target: recover, scan, list, plan, execute, record.
+
+The remote listing is the truth; the state database only saves work and remembers intent:
+
+- Before each create an *intent* is written (work item + external id); right after the create
+  the attachment id goes into the *journal*; both are cleared once the PATCH is done. A crash
+  anywhere leaves one of them behind, and the next pass cleans up: a journalled attachment that
+  is not listed is deleted (it is pending or broken); an intent without an id means the create
+  may have reached Plane, so a 409 on that same external id is our own orphan: delete it and
+  create again.
+- A 409 whose attachment is not in the listing and not ours is another machine's upload in
+  flight: leave it, look again next pass, and take it over only once it has stayed pending past
+  the presign expiry (one hour).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from plane_sync.errors import (
+    AuthError,
+    FileChangedDuringUpload,
+    LocalFileError,
+    PlaneError,
+    PlaneUnreachable,
+    UploadError,
+)
+from plane_sync.ignore import IgnoreRules
+from plane_sync.models import CreateConflict, RemoteAttachment, UploadResult
+from plane_sync.plane import PlaneClient
+from plane_sync.reconcile import Delete, Hold, Policy, Skip, Upload, plan
+from plane_sync.scan import ScanResult, scan_folder
+from plane_sync.state import FolderState, FolderStatus, JournalEntry, StateDB
+from plane_sync.targets import Target
+from plane_sync.upload import upload_file
+
+log = structlog.get_logger(__name__)
+
+PENDING_TAKEOVER_SECONDS = 3600.0  # Plane's presigned POST expires after one hour
+
+
+@dataclass
+class PassReport:
+    """What one pass over one target did (or, in a dry run, would do)."""
+
+    target_key: str
+    label: str
+    path: str
+    uploaded: list[tuple[str, int]] = field(default_factory=list)  # (rel_path, bytes)
+    deleted: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    held: str | None = None
+    unavailable: str | None = None
+    in_sync: int = 0
+    api_calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.unavailable is None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Called before and after each upload, for a progress display."""
+
+    on_plan: Callable[[int, int], None] = lambda files, total_bytes: None
+    on_file_done: Callable[[int], None] = lambda nbytes: None
+
+
+class Engine:
+    def __init__(self, client: PlaneClient, state: StateDB, *, size_limit: int,
+                 external_source: str, dry_run: bool = False,
+                 clock: Callable[[], float] = time.time,
+                 progress: Progress | None = None,
+                 stop: threading.Event | None = None) -> None:
+        self.client = client
+        self.state = state
+        self.size_limit = size_limit
+        self.external_source = external_source
+        self.dry_run = dry_run
+        self.clock = clock
+        self.progress = progress or Progress()
+        self.stop = stop  # set: finish the running action, start no new one
+        # Intents left by an earlier process: evidence of our own crashed creates.
+        self._orphans = {(i.work_item_id, i.external_id) for i in state.intents()}
+
+    # -- one pass -------------------------------------------------------------------------
+
+    def sync_target(self, target: Target, *, settle: float = 0.0) -> PassReport:
+        report = PassReport(target.key, target.label, str(target.root))
+        folder = target.folder
+        scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
+                           recurse=folder.recurse, cache=self.state.hash_cache(target.key),
+                           settle_ns=int(settle * 1e9))
+        if not scan.available:
+            # Missing or unreadable (an unmounted share looks like this): nothing to upload
+            # and nothing may be deleted, so Plane is not even asked.
+            report.unavailable = scan.reason or "folder is not available"
+            log.warning("folder.unavailable", folder=str(target.root), reason=report.unavailable)
+            self._record_status(target, report)
+            return report
+        remote = self.client.list_attachments(target.work_item)
+        if not self.dry_run:
+            self._recover_journal(target, remote)
+        policy = Policy(external_source=self.external_source, on_change=folder.on_change,
+                        on_delete=folder.on_delete, size_limit=self.size_limit,
+                        folder_available=scan.complete)
+        actions = plan(scan.files, remote, policy)
+        self._note_scan_problems(target, scan, report)
+        uploads = [a for a in actions if isinstance(a, Upload)]
+        self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
+        for action in actions:
+            if self.stop is not None and self.stop.is_set():
+                report.waiting.append(("*", "stopped before this pass finished"))
+                break
+            if isinstance(action, Upload):
+                self._upload(target, action, report)
+            elif isinstance(action, Delete):
+                self._delete(target, action.attachment, action.reason, report)
+            elif isinstance(action, Skip):
+                self._skip(target, action.rel_path, action.reason, report)
+            elif isinstance(action, Hold):
+                report.held = action.reason
+                log.warning("folder.hold", folder=str(target.root), work_item=target.label,
+                            reason=action.reason, suppressed=action.suppressed)
+        busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
+        busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
+        report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
+        if scan.available and not self.dry_run:
+            self.state.prune_hashes(target.key, (f.rel_path for f in scan.files))
+            self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
+        self._record_status(target, report)
+        return report
+
+    # -- crash recovery -------------------------------------------------------------------
+
+    def _recover_journal(self, target: Target, remote: list[RemoteAttachment]) -> None:
+        listed = {a.id for a in remote}
+        for entry in self.state.journal_entries():
+            if entry.work_item_id != target.work_item.id:
+                continue
+            if entry.attachment_id not in listed:
+                # Created but never completed (or completed without its bytes): remove it.
+                self.client.delete_attachment(target.work_item, entry.attachment_id)
+                log.info("journal.cleaned", attachment_id=entry.attachment_id,
+                         path=entry.rel_path, work_item=target.label)
+            self.state.journal_remove(entry.attachment_id)
+
+    # -- actions --------------------------------------------------------------------------
+
+    def _upload(self, target: Target, action: Upload, report: PassReport) -> None:
+        file = action.file
+        now = self.clock()
+        if self.dry_run:
+            report.uploaded.append((file.rel_path, file.size))
+            return
+        if not self.state.should_retry(target.key, file.rel_path, now):
+            failure = next((f for f in self.state.failures(target.key)
+                            if f.rel_path == file.rel_path), None)
+            reason = failure.reason if failure else "waiting to retry"
+            report.failed.append((file.rel_path, reason))
+            return
+        try:
+            result = self._upload_once(target, action, retry_orphan=True)
+        except (AuthError, PlaneUnreachable):
+            raise
+        except FileChangedDuringUpload as exc:
+            report.waiting.append((file.rel_path, exc.message))
+            return
+        except LocalFileError as exc:
+            if exc.reason in ("changed", "missing"):
+                report.waiting.append((file.rel_path, exc.message))
+            else:
+                self._skip(target, file.rel_path, exc.message, report)
+            return
+        except (UploadError, PlaneError) as exc:
+            failure = self.state.record_failure(target.key, file.rel_path, str(exc), now=now)
+            log.error("upload.failed", folder=str(target.root), path=file.rel_path,
+                      work_item=target.label, error=str(exc), attempts=failure.attempts)
+            report.failed.append((file.rel_path, str(exc)))
+            return
+        if result is None:
+            report.waiting.append((file.rel_path, "another machine is uploading it"))
+            return
+        self.state.clear_failure(target.key, file.rel_path)
+        self.state.clear_pending(target.key)
+        report.uploaded.append((file.rel_path, result.bytes_sent))
+        self.progress.on_file_done(file.size)
+        log.info("upload.done", folder=str(target.root), path=file.rel_path,
+                 work_item=target.label, bytes=result.bytes_sent,
+                 ms=round(result.seconds * 1000))
+        for old in action.replaces:
+            self._delete(target, old, "replaced by a newer version", report)
+
+    def _upload_once(self, target: Target, action: Upload, *,
+                     retry_orphan: bool) -> UploadResult | None:
+        """Upload; None when another machine's pending upload of the same content is in
+        the way and has not yet expired."""
+        file = action.file
+        work_item = target.work_item
+        self.state.intent_add(target.key, work_item.id, action.external_id, file.rel_path,
+                              self.clock())
+
+        def journal(attachment_id: str) -> None:
+            self.state.journal_add(JournalEntry(
+                attachment_id=attachment_id, folder_key=target.key,
+                project_id=work_item.project_id, work_item_id=work_item.id,
+                rel_path=file.rel_path, external_id=action.external_id,
+                created_at=self.clock()))
+
+        try:
+            result = upload_file(
+                self.client, work_item, target.root / file.rel_path, name=action.name,
+                mime_type=action.mime_type, size=file.size, sha256=file.sha256,
+                external_id=action.external_id, external_source=self.external_source,
+                size_limit=self.size_limit, on_created=journal)
+        except UploadError as exc:
+            # A storage failure deleted the pending attachment; a failed PATCH leaves it
+            # journalled for the next pass to clean up.
+            if exc.step != "complete" and exc.attachment_id:
+                self.state.journal_remove(exc.attachment_id)
+            self.state.intent_remove(work_item.id, action.external_id)
+            raise
+        if isinstance(result, CreateConflict):
+            return self._conflict(target, action, result, retry_orphan=retry_orphan)
+        self.state.journal_remove(result.attachment_id)
+        self.state.intent_remove(work_item.id, action.external_id)
+        return result
+
+    def _conflict(self, target: Target, action: Upload, conflict: CreateConflict, *,
+                  retry_orphan: bool) -> UploadResult | None:
+        """Plane already has an attachment with this external id that the listing did not
+        show, so it is pending: ours from a crash, or another machine's in flight."""
+        work_item = target.work_item
+        key = (work_item.id, action.external_id)
+        now = self.clock()
+        first_seen = now
+        for pending in self.state.pending(target.key):
+            if pending.attachment_id == conflict.existing_id:
+                first_seen = pending.first_seen
+        ours = key in self._orphans
+        expired = now - first_seen >= PENDING_TAKEOVER_SECONDS
+        if retry_orphan and (ours or expired):
+            log.info("upload.takeover", path=action.file.rel_path, work_item=target.label,
+                     attachment_id=conflict.existing_id,
+                     why="left by our own crash" if ours else "pending for over an hour")
+            self.client.delete_attachment(work_item, conflict.existing_id)
+            self._orphans.discard(key)
+            self.state.clear_pending(target.key, conflict.existing_id)
+            return self._upload_once(target, action, retry_orphan=False)
+        self.state.intent_remove(work_item.id, action.external_id)
+        self.state.note_pending(target.key, action.file.rel_path, conflict.existing_id,
+                                first_seen)
+        log.info("upload.waiting", path=action.file.rel_path, work_item=target.label,
+                 attachment_id=conflict.existing_id)
+        return None
+
+    def _delete(self, target: Target, attachment: RemoteAttachment, reason: str,
+                report: PassReport) -> None:
+        if not self.dry_run:
+            try:
+                self.client.delete_attachment(target.work_item, attachment.id)
+            except (AuthError, PlaneUnreachable):
+                raise
+            except PlaneError as exc:
+                report.failed.append((attachment.name, f"could not delete: {exc}"))
+                return
+            log.info("attachment.deleted", folder=str(target.root), name=attachment.name,
+                     work_item=target.label, reason=reason)
+        report.deleted.append((attachment.name, reason))
+
+    def _skip(self, target: Target, rel_path: str, reason: str, report: PassReport) -> None:
+        report.skipped.append((rel_path, reason))
+        if self.dry_run:
+            return
+        if self.state.record_skip(target.key, rel_path, reason, fingerprint=reason):
+            log.warning("file.skipped", folder=str(target.root), path=rel_path, reason=reason)
+
+    def _note_scan_problems(self, target: Target, scan: ScanResult,
+                            report: PassReport) -> None:
+        for problem in scan.problems:
+            if problem.kind == "changing":
+                report.waiting.append((problem.rel_path, problem.reason))
+            else:
+                self._skip(target, problem.rel_path, problem.reason, report)
+
+    def _record_status(self, target: Target, report: PassReport) -> None:
+        if self.dry_run:
+            return
+        state: FolderState
+        reason: str | None
+        if report.unavailable:
+            state, reason = "unavailable", report.unavailable
+        elif report.held:
+            state, reason = "held", report.held
+        elif report.failed:
+            state, reason = "error", f"{len(report.failed)} file(s) failed"
+        else:
+            state, reason = "ok", None
+        self.state.set_folder_status(FolderStatus(
+            folder_key=target.key, path=str(target.root), work_item_label=target.label,
+            last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
+            pending=len(report.waiting), failed=len(report.failed),
+            skipped=len(report.skipped), state=state, reason=reason))
