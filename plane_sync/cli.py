@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from plane_sync import __version__
 from plane_sync.errors import AuthError, ConfigError, PlaneSyncError, PlaneUnreachable
+from plane_sync.logs import configure_logging
 from plane_sync.runtime import StateDirBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PLANE = 0, 1, 2, 3
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="config file (default: $PLANE_SYNC_CONFIG, "
                             "$XDG_CONFIG_HOME/plane-sync/config.yaml, "
                             "/etc/plane-sync/config.yaml)")
+        _log_options(p)
         return p
 
     p = with_config("sync", "one pass over every folder, then exit")
@@ -48,8 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config("check", "validate the config, reach Plane, resolve every work item")
     p = with_config("status", "show what each folder's last sync found")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
-    p = with_config("run", "run as a daemon: watch the folders and upload changes")
-    _log_options(p)
+    with_config("run", "run as a daemon: watch the folders and upload changes")
     p = sub.add_parser("demo", help="try plane-sync on an embedded Plane emulator",
                        description="Start the Plane emulator on loopback, make a demo "
                                    "folder and watch it; drop files in, Ctrl-C stops.")
@@ -104,6 +105,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(find_config_path(args.config))
     for warning in config.warnings:
         print(f"plane-sync: warning: {warning}", file=sys.stderr)
+    # The one-shot commands print their own report; their log shows only what went wrong.
+    default_level = config.log.level if args.command == "run" else "warning"
+    configure_logging(args.log_level or default_level, args.log_format or config.log.format,
+                      secrets=(config.plane.api_key,))
     module = importlib.import_module(CONFIG_COMMANDS[args.command])
     code: int = module.run(config, args)
     return code
