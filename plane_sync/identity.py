@@ -89,6 +89,8 @@ def path_key_for(rel_path: str) -> str:
 
 def _printable(text: str) -> str:
     """Replace what cannot travel as JSON text or in a header: controls and surrogates."""
+    if text.isprintable():  # the common case, and much faster than the loop
+        return text
     out = []
     for ch in text:
         category = unicodedata.category(ch)

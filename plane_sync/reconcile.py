@@ -162,16 +162,28 @@ def _names_people_would_see(rel_path: str) -> set[str]:
     return names
 
 
-def _matches_theirs(file: LocalFile, rel_path: str, theirs: Sequence[RemoteAttachment]) -> bool:
-    names = _names_people_would_see(rel_path)
+_Theirs = dict[tuple[int, str], list[RemoteAttachment]]
+
+
+def _index_theirs(theirs: Iterable[RemoteAttachment]) -> _Theirs:
+    """Attachments of others by (size, MD5); those without a known MD5 can never match."""
+    index: _Theirs = {}
     for attachment in theirs:
-        if attachment.name not in names or attachment.size != file.size:
-            continue
-        if attachment.content_length is not None and attachment.content_length != file.size:
-            continue
-        if attachment.etag_md5 and attachment.etag_md5.lower() == file.md5.lower():
-            return True
-    return False
+        if not attachment.etag_md5:
+            continue  # storage_metadata not filled in yet, or not a plain MD5: cannot tell
+        if attachment.content_length is not None and attachment.content_length != attachment.size:
+            continue  # the declared size was clamped: not the same bytes as any file we send
+        key = (attachment.size, attachment.etag_md5.lower())
+        index.setdefault(key, []).append(attachment)
+    return index
+
+
+def _matches_theirs(file: LocalFile, rel_path: str, theirs: _Theirs) -> bool:
+    candidates = theirs.get((file.size, file.md5.lower()))
+    if not candidates:
+        return False
+    names = _names_people_would_see(rel_path)
+    return any(attachment.name in names for attachment in candidates)
 
 
 def _upload(file: LocalFile, rel_path: str, replaces: Sequence[RemoteAttachment]) -> Upload:
@@ -199,7 +211,7 @@ def _local_by_path(local: Sequence[LocalFile]) -> tuple[dict[str, LocalFile], li
     return chosen, skips
 
 
-def _plan_file(file: LocalFile, mine: _Ours, theirs: Sequence[RemoteAttachment],
+def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs,
                policy: Policy) -> tuple[list[Action], int]:
     """The decision table for one file on disk; also how many deletions were suppressed."""
     rel_path = normalize_rel_path(file.rel_path)
@@ -276,6 +288,7 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
     files, same_path_skips = _local_by_path(local)
     entries: list[tuple[str, Action]] = [(s.rel_path, s) for s in same_path_skips]
     suppressed = 0
+    theirs = _index_theirs(split.theirs)
 
     # Surplus copies of one external id lose nothing when deleted, whatever the policy.
     for attachment, ident in split.duplicates:
@@ -287,7 +300,7 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
 
     for key, file in files.items():
         actions, file_suppressed = _plan_file(file, split.ours.get(key, _Ours()),
-                                              split.theirs, policy)
+                                              theirs, policy)
         suppressed += file_suppressed
         entries.extend((normalize_rel_path(file.rel_path), a) for a in actions)
 
