@@ -9,7 +9,7 @@ import os
 import threading
 from dataclasses import dataclass
 from email.utils import format_datetime
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from plane_sync.emulator.faults import Faults
@@ -140,7 +140,8 @@ class StorageHandler(BaseHandler):
             form.file.discard()  # no-op once the object store took the file
         host = self.headers.get("Host", "")
         return Reply(204, headers={
-            "ETag": f'"{form.file.md5}"', "Location": f"http://{host}/{service.bucket}/{key}",
+            "ETag": f'"{form.file.md5}"',
+            "Location": f"http://{host}/{service.bucket}/{quote(key, safe='/')}",
         })
 
     def _download(self, key: str) -> Reply:

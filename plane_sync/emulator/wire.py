@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,8 @@ class BaseHandler(BaseHTTPRequestHandler):
         if reply.content_type is not None:
             self.send_header("Content-Type", reply.content_type)
         for name, value in reply.headers.items():
-            self.send_header(name, value)
+            # http.server encodes header values as latin-1; never crash on a client's value.
+            self.send_header(name, value if value.isascii() else quote(value, safe=" /;=*'\""))
         if reply.file_path is not None:
             with open(reply.file_path, "rb") as source:
                 self.send_header("Content-Length", str(os.fstat(source.fileno()).st_size))

@@ -186,3 +186,18 @@ class TestPresignedGet:
     def test_unsigned_get_is_refused(self, emulator: Emulator) -> None:
         location = self._location(emulator).split("?", 1)[0]
         assert _code(httpx.get(location))[:2] == (403, "AccessDenied")
+
+
+def test_non_latin1_name_round_trips(emulator: Emulator) -> None:
+    name = "Überblick – café ünïcödé.pdf"
+    path = attachments_path(emulator, emulator.work_items[0]["id"])
+    with api(emulator) as client:
+        ticket = create(client, path, name=name, size=3, mime_type="application/pdf").json()
+        stored = upload(ticket, b"pdf")
+        assert stored.status_code == 204
+        assert stored.headers["location"].isascii()
+        client.patch(f"{path}{ticket['asset_id']}/")
+        location = client.get(f"{path}{ticket['asset_id']}/").headers["location"]
+    downloaded = httpx.get(location)
+    assert (downloaded.status_code, downloaded.content) == (200, b"pdf")
+    assert downloaded.headers["content-disposition"].isascii()
