@@ -143,7 +143,7 @@ class PlaneSession:
             self.limiter.release(permit)
             headers = response.headers
             self.limiter.observe(headers.get("x-ratelimit-remaining"),
-                                 headers.get("x-ratelimit-reset"))
+                                 headers.get("x-ratelimit-reset"), permit)
             status = response.status_code
             log.debug("plane.request", method=method, path=path, status=status,
                       attempt=attempt)

@@ -35,7 +35,11 @@ DEFAULT_LIMIT = (60, 60.0)
 class _Slot:
     """One request in the local window; ``done_at`` is None while it is in flight."""
 
+    sent_at: float
     done_at: float | None = None
+
+    def counts_at(self, moment: float, window: float) -> bool:
+        return self.done_at is None or self.done_at + window > moment
 
 
 class Permit:
@@ -81,7 +85,7 @@ class RateLimiter:
                 now = self._clock()
                 wait = self._wait_locked(now)
                 if wait <= 0:
-                    slot = _Slot()
+                    slot = _Slot(sent_at=now)
                     self._slots.append(slot)
                     return Permit(slot)
             self._sleep(wait)
@@ -91,8 +95,15 @@ class RateLimiter:
         with self._lock:
             permit._slot.done_at = self._clock()
 
-    def observe(self, remaining: str | None, reset: str | None) -> None:
-        """Pace ahead from the server's X-RateLimit-Remaining / X-RateLimit-Reset headers."""
+    def observe(self, remaining: str | None, reset: str | None,
+                permit: Permit | None = None) -> None:
+        """Pace ahead from the server's X-RateLimit-Remaining / X-RateLimit-Reset headers.
+
+        ``permit`` is the answered request's: the server counted at some moment between
+        its sending and now, so local usage is counted generously over that span (every slot
+        still counting when it was sent). Pacing starts only when the server has fewer
+        requests left than even that allows, i.e. someone else is using the key.
+        """
         try:
             left = int(remaining) if remaining is not None else None
             reset_at = float(reset) if reset is not None else None
@@ -102,8 +113,9 @@ class RateLimiter:
             return
         with self._lock:
             now = self._clock()
-            self._expire_locked(now)
-            local_left = self.max_requests - len(self._slots)
+            since = permit._slot.sent_at if permit is not None else now
+            used = sum(1 for slot in self._slots if slot.counts_at(since, self.window))
+            local_left = self.max_requests - used
             if left >= local_left:
                 return  # the local window is the stricter view; it alone paces
             to_reset = max(0.0, reset_at - self._wall_clock())
@@ -121,18 +133,18 @@ class RateLimiter:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _expire_locked(self, now: float) -> None:
-        slots = self._slots
-        while slots and slots[0].done_at is not None and slots[0].done_at + self.window <= now:
-            slots.popleft()
-
     def _wait_locked(self, now: float) -> float:
-        self._expire_locked(now)
+        slots = self._slots
+        # Keep a second window of history: observe() looks back to when a request was sent.
+        while slots and slots[0].done_at is not None and (
+                slots[0].done_at + 2 * self.window <= now):
+            slots.popleft()
         wait = self._not_before - now
-        if len(self._slots) >= self.max_requests:
-            oldest = self._slots[0].done_at
-            # An in-flight oldest slot frees a window after it completes: poll shortly.
-            window_wait = (oldest + self.window - now) if oldest is not None else 0.01
+        counting = [slot for slot in slots if slot.counts_at(now, self.window)]
+        if len(counting) >= self.max_requests:
+            ends = [s.done_at + self.window for s in counting if s.done_at is not None]
+            # Only in-flight slots: one frees a window after it completes, so poll shortly.
+            window_wait = min(ends) - now if ends else 0.01
             wait = max(wait, window_wait, 0.001)
         return wait
 
