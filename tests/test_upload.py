@@ -261,3 +261,19 @@ def test_parallel_uploads_share_one_client(emulator: Emulator, client: PlaneClie
         th.join()
     assert errors == []
     assert len(client.list_attachments(item)) == 8
+
+
+def test_file_truncated_while_sending_is_detected(emulator: Emulator, client: PlaneClient,
+                                                  item: WorkItem, tmp_path: Path) -> None:
+    data = os.urandom(200_000)
+    path = write(tmp_path, "a.bin", data)
+
+    def shrink(attachment_id: str) -> None:  # after create, before the bytes go out
+        with path.open("r+b") as f:
+            f.truncate(1000)
+
+    with pytest.raises(FileChangedDuringUpload) as info:
+        upload(client, item, path, data=data, on_created=shrink)
+    assert info.value.step == "storage" and "1000 of 200000" in info.value.message
+    [row] = emulator.attachments(item.id, include_pending=True, include_deleted=True)
+    assert row["deleted_at"] is not None and not row["is_uploaded"]
