@@ -3,12 +3,23 @@
 Order at start-up: lock the state directory, start the watchers (so nothing written during the
 first scan is missed), say READY, then reconcile every folder once (catching up on what
 happened while we were down), then react to batches of hints. A jittered periodic rescan of
-every folder catches whatever a watcher missed.
+every folder catches whatever a watcher missed (an inotify overflow or more hints than the
+queue's cap already arrive as "rescan this folder").
+
+Events are hints: a batch only marks a target dirty, and a pass scans it. A file is uploaded
+once its mtime is ``settle`` seconds old (the scan checks, the upload re-checks size and hash);
+a pass that finds files still changing looks again ``settle`` later, and a target whose files
+never settle is taken as it is after ``CHANGING_MAX_WAIT``.
 
 One worker (this loop) carries out passes one after another: the Plane rate limit, not the
 CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
-SIGTERM/SIGINT stop taking work and leave the running upload a deadline to finish (after it,
-the process exits and the journal makes the next start clean up); SIGHUP reloads the config.
+SIGTERM/SIGINT stop taking work and leave the running upload ``stop_deadline`` seconds to
+finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
+reloads the config (an invalid one is refused, the old one keeps running).
+
+Plane unreachable, 5xx or 429 after the client's retries: back off (5 s doubling to 5 min) and
+keep running. A rejected API key ends the run: :meth:`Daemon.run` raises the ``AuthError`` after
+cleaning up, and the CLI turns it into exit code 3.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ import structlog
 from plane_sync.batching import Batch, ChangeQueue
 from plane_sync.config import load_config
 from plane_sync.config_types import Config, FolderConfig, SubfolderTarget
-from plane_sync.engine import Engine, PassReport
+from plane_sync.engine import Engine, PassReport, Progress
 from plane_sync.errors import AuthError, ConfigError, PlaneError, StateError
 from plane_sync.plane import PlaneClient
 from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
@@ -38,9 +49,11 @@ from plane_sync.watch import Watcher
 
 log = structlog.get_logger(__name__)
 
-EXIT_OK, EXIT_PLANE = 0, 3
+EXIT_OK = 0
 BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
 CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
+STOP_DEADLINE = 30.0  # seconds the running upload gets after SIGTERM
+STATUS_REFRESH = 60.0  # rewrite an unchanged activity so `status` can tell a hung daemon
 
 
 @dataclass
@@ -51,19 +64,20 @@ class _FolderRun:
     targets: dict[str, Target] = field(default_factory=dict)
     problems: list[TargetProblem] = field(default_factory=list)
     resolved: bool = False
+    available: bool = True
     next_rescan: float = 0.0
 
 
 class Daemon:
     def __init__(self, config: Config, *, notifier: Notifier | None = None,
-                 stop_deadline: float = 30.0, rescan_jitter: float = 0.1,
+                 stop_deadline: float = STOP_DEADLINE, rescan_jitter: float = 0.1,
                  on_pass: Callable[[PassReport], None] | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier.from_env()
         self.stop_deadline = stop_deadline
         self.rescan_jitter = rescan_jitter
         self.on_pass = on_pass
-        self.queue = ChangeQueue(quiet=min((f.settle for f in config.folders), default=2.0))
+        self.queue = ChangeQueue(quiet=_quiet_for(config))
         self.watcher = Watcher(self.queue)
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -75,7 +89,11 @@ class Daemon:
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
-        self.exit_code = EXIT_OK
+        self._fatal_error: AuthError | None = None
+        self._activity = ""
+        self._activity_written = 0.0
+        self._last_ping = 0.0
+        self._initial_sync_done = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -89,7 +107,10 @@ class Daemon:
 
     def install_signal_handlers(self) -> None:
         def on_term(signum: int, frame: FrameType | None) -> None:
-            log.info("daemon.stopping", signal=signal.Signals(signum).name)
+            if self._stop.is_set():
+                return  # a second Ctrl-C: the deadline timer already runs
+            log.info("daemon.stopping", signal=signal.Signals(signum).name,
+                     deadline=self.stop_deadline)
             self.request_stop()
             # The running upload gets a deadline; past it, exit: the journal (written
             # before every storage step) lets the next start clean up what was cut off.
@@ -111,16 +132,23 @@ class Daemon:
         os._exit(EXIT_OK)
 
     def run(self) -> int:
+        """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
         with StateLock(self.config.state_dir):
             self._state = open_state(self.config)
             self._client = open_client(self.config)
             try:
-                return self._run()
+                code = self._run()
             finally:
                 self.notifier.stopping()
                 self.watcher.stop()
+                self._set_activity("stopped")
                 self._client.close()
                 self._state.close()
+                self.notifier.close()
+        if self._fatal_error is not None:
+            raise self._fatal_error
+        log.info("daemon.stopped", exit_code=code)
+        return code
 
     def _run(self) -> int:
         self._set_activity("starting watchers")
@@ -128,6 +156,7 @@ class Daemon:
             self._add_folder(folder)
         self.watcher.start()
         self.notifier.ready()
+        log.info("daemon.ready", folders=len(self._folders))
         self._set_activity("initial sync")
         now = time.monotonic()
         for run in self._folders.values():
@@ -137,13 +166,23 @@ class Daemon:
                 self._reload.clear()
                 self._do_reload()
             self._tick(time.monotonic())
-            if self.exit_code != EXIT_OK:
-                return self.exit_code
-            self._set_activity("idle, watching")
+            if self._stop.is_set():
+                break
+            self._became_idle()
             self.queue.wait(timeout=self._sleep_time(time.monotonic()))
-            self.notifier.watchdog()
-        self._set_activity("stopped")
+            self._ping_watchdog()
         return EXIT_OK
+
+    def _became_idle(self) -> None:
+        now = time.monotonic()
+        busy = any(due <= now for due in self._dirty.values())
+        if busy or now < self._backoff_until:
+            return
+        if not self._initial_sync_done and all(r.resolved or not r.available
+                                               for r in self._folders.values()):
+            self._initial_sync_done = True
+            log.info("daemon.initial_sync_done", folders=len(self._folders))
+        self._set_activity("idle, watching")
 
     # -- folders ----------------------------------------------------------------------------
 
@@ -157,6 +196,7 @@ class Daemon:
         run = self._folders.pop(key)
         for target_key in run.targets:
             self._dirty.pop(target_key, None)
+            self._changing_since.pop(target_key, None)
         log.info("watch.removed", folder=str(run.folder.path))
 
     def _do_reload(self) -> None:
@@ -165,6 +205,11 @@ class Daemon:
             new = load_config(source)
         except ConfigError as exc:
             log.error("config.reload_refused", source=str(source), problems=exc.problems,
+                      note="the previous configuration keeps running")
+            self._set_activity("config reload refused; previous configuration running")
+            return
+        except OSError as exc:
+            log.error("config.reload_refused", source=str(source), error=str(exc),
                       note="the previous configuration keeps running")
             return
         self.notifier.reloading()
@@ -179,11 +224,14 @@ class Daemon:
             if key in old and old[key] != folder:
                 self._remove_folder(key)
             if key not in self._folders:
-                self._add_folder(folder)
+                self._add_folder(folder)  # its first rescan is due now
         self.config = Config(plane=self.config.plane, state_dir=self.config.state_dir,
                              folders=new.folders, log=new.log, source=new.source,
                              warnings=new.warnings)
-        log.info("config.reloaded", folders=len(new.folders))
+        self.queue.quiet = _quiet_for(self.config)
+        log.info("config.reloaded", folders=len(new.folders),
+                 added=sorted(str(fresh[k].path) for k in fresh.keys() - old.keys()),
+                 removed=sorted(str(old[k].path) for k in old.keys() - fresh.keys()))
         self.notifier.ready()
 
     # -- the work ---------------------------------------------------------------------------
@@ -193,17 +241,20 @@ class Daemon:
             run = self._folders.get(status.key)
             if run is None:
                 continue
+            run.available = status.available
             if status.available:
-                log.info("folder.available", folder=str(run.folder.path))
+                log.info("sync.resumed", folder=str(run.folder.path))
                 run.next_rescan = now
             else:
-                log.warning("folder.unavailable", folder=str(run.folder.path),
-                            reason=status.reason, note="nothing is deleted while it is away")
+                log.warning("sync.paused", folder=str(run.folder.path), reason=status.reason,
+                            note="nothing is deleted while the folder is away")
+                for key in run.targets:
+                    self._dirty.pop(key, None)
                 self._mark_unavailable(run, status.reason)
         for batch in self.queue.take_due(now):
             self._accept_batch(batch, now)
         for run in self._folders.values():
-            if run.next_rescan <= now:
+            if run.next_rescan <= now and run.available:
                 self._rescan(run, now)
         if now < self._backoff_until:
             return
@@ -221,11 +272,14 @@ class Daemon:
         run = self._folders.get(batch.key)
         if run is None:
             return
+        log.debug("batch.taken", folder=str(run.folder.path), reason=batch.reason,
+                  paths=None if batch.paths is None else len(batch.paths))
+        if not run.resolved or not run.available:
+            run.next_rescan = now
+            return
         if not isinstance(run.folder.target, SubfolderTarget):
             for key in run.targets:
                 self._dirty.setdefault(key, now)
-            if not run.resolved:
-                run.next_rescan = now
             return
         if batch.paths is None:
             run.next_rescan = now
@@ -280,6 +334,7 @@ class Daemon:
             self._engine = Engine(self._client, self._state,
                                   size_limit=size_limit_for(self.config, self._client),
                                   external_source=self.config.plane.external_source,
+                                  progress=Progress(on_file_done=lambda n: self._ping_watchdog()),
                                   stop=self._stop)
         return self._engine
 
@@ -300,25 +355,39 @@ class Daemon:
             self._dirty.setdefault(target.key, time.monotonic())
             return False
         self._backoff = 0.0
-        if report.waiting:
+        later = time.monotonic()
+        if report.waiting and not self._stop.is_set():
             self._changing_since.setdefault(target.key, now)
             # Look again once the files had time to settle.
-            self._dirty[target.key] = time.monotonic() + max(target.folder.settle, 0.5)
+            self._dirty[target.key] = later + max(target.folder.settle, 0.2)
         else:
             self._changing_since.pop(target.key, None)
+        if report.failed:
+            self._schedule_retry(target, later)
         if self.on_pass is not None:
             self.on_pass(report)
         return True
+
+    def _schedule_retry(self, target: Target, now: float) -> None:
+        """Failed files are retried on the state's schedule: come back when the first is due."""
+        assert self._state is not None
+        due = [f.next_retry_at for f in self._state.failures(target.key)
+               if not f.permanent and f.next_retry_at is not None]
+        if due:
+            wall_delay = max(min(due) - time.time(), 1.0)
+            when = now + wall_delay
+            self._dirty[target.key] = min(self._dirty.get(target.key, when), when)
 
     def _plane_trouble(self, exc: Exception) -> None:
         self._backoff = min(max(self._backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
         self._backoff_until = time.monotonic() + self._backoff
         log.warning("plane.trouble", error=str(exc), retry_in=round(self._backoff, 1))
-        self._set_activity(f"waiting for Plane: {exc}")
+        self._set_activity(f"waiting for Plane ({type(exc).__name__}); retry in "
+                           f"{self._backoff:.0f}s")
 
     def _fatal(self, exc: AuthError) -> None:
         log.error("plane.auth_rejected", error=str(exc))
-        self.exit_code = EXIT_PLANE
+        self._fatal_error = exc
         self._stop.set()
 
     def _mark_unavailable(self, run: _FolderRun, reason: str) -> None:
@@ -331,7 +400,7 @@ class Daemon:
                 state="unavailable", reason=reason))
 
     def _sleep_time(self, now: float) -> float:
-        deadlines = [run.next_rescan for run in self._folders.values()]
+        deadlines = [run.next_rescan for run in self._folders.values() if run.available]
         deadlines += list(self._dirty.values())
         due = self.queue.next_due()
         if due is not None:
@@ -342,13 +411,33 @@ class Daemon:
         wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
         return max(wait, 0.05)
 
+    def _ping_watchdog(self) -> None:
+        """WATCHDOG=1 from this thread only (a hung loop must miss its ping), at most twice
+        per interval."""
+        interval = self.notifier.watchdog_interval()
+        now = time.monotonic()
+        if interval is not None and now - self._last_ping >= interval / 2:
+            self._last_ping = now
+            self.notifier.watchdog()
+
     def _set_activity(self, activity: str) -> None:
-        self.notifier.status(activity)
+        now = time.monotonic()
+        if activity == self._activity and now - self._activity_written < STATUS_REFRESH:
+            return
+        if activity != self._activity:
+            self.notifier.status(activity)
+        self._activity, self._activity_written = activity, now
         if self._state is not None:
             try:
                 self._state.set_daemon_status(os.getpid(), activity, time.time())
             except StateError as exc:
                 log.warning("state.write_failed", error=str(exc))
+
+
+def _quiet_for(config: Config) -> float:
+    """The batch quiet period: the shortest settle time (a batch only marks targets dirty;
+    the scan enforces each folder's own settle time)."""
+    return max(min((f.settle for f in config.folders), default=2.0), 0.05)
 
 
 def run_daemon(config: Config) -> int:
