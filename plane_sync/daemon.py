@@ -335,7 +335,7 @@ class Daemon:
                                   size_limit=size_limit_for(self.config, self._client),
                                   external_source=self.config.plane.external_source,
                                   progress=Progress(on_file_done=lambda n: self._ping_watchdog()),
-                                  stop=self._stop)
+                                  stop=self._stop, raise_server_errors=True)
         return self._engine
 
     def _pass(self, target: Target, now: float) -> bool:

@@ -28,6 +28,8 @@ from plane_sync.errors import (
     LocalFileError,
     PlaneError,
     PlaneUnreachable,
+    RateLimited,
+    ServerError,
     UploadError,
 )
 from plane_sync.ignore import IgnoreRules
@@ -79,7 +81,8 @@ class Engine:
                  external_source: str, dry_run: bool = False,
                  clock: Callable[[], float] = time.time,
                  progress: Progress | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 raise_server_errors: bool = False) -> None:
         self.client = client
         self.state = state
         self.size_limit = size_limit
@@ -88,6 +91,10 @@ class Engine:
         self.clock = clock
         self.progress = progress or Progress()
         self.stop = stop  # set: finish the running action, start no new one
+        # True (the daemon): a 5xx/429 left after the client's retries is the server's
+        # trouble, not the file's: raise it (the caller backs off and comes back) instead
+        # of parking the file on the per-file retry schedule (first retry after 60 s).
+        self.raise_server_errors = raise_server_errors
         # Intents left by an earlier process: evidence of our own crashed creates.
         self._orphans = {(i.work_item_id, i.external_id) for i in state.intents()}
 
@@ -181,6 +188,9 @@ class Engine:
                 self._skip(target, file.rel_path, exc.message, report)
             return
         except (UploadError, PlaneError) as exc:
+            cause = exc if isinstance(exc, PlaneError) else exc.__cause__
+            if self.raise_server_errors and isinstance(cause, ServerError | RateLimited):
+                raise cause from exc
             failure = self.state.record_failure(target.key, file.rel_path, str(exc), now=now)
             log.error("upload.failed", folder=str(target.root), path=file.rel_path,
                       work_item=target.label, error=str(exc), attempts=failure.attempts)
