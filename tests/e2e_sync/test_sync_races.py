@@ -1,0 +1,78 @@
+"""Several ``sync`` processes at once, and ``sync`` killed at random moments."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+import pytest
+
+from tests.e2e_sync.conftest import World, WorldFactory, finish, kill, make_files, writes
+
+
+def assert_each_file_once(world: World, names: list[str]) -> None:
+    everything = world.uploaded(include_pending=True)
+    pending = [a for a in everything if not a["is_uploaded"]]
+    assert pending == [], f"{len(pending)} pending attachment(s) left"
+    counts = Counter(a["attributes"]["name"] for a in everything)
+    assert sorted(counts) == sorted(names)
+    assert [n for n, c in counts.items() if c != 1] == []
+
+
+def assert_in_sync(world: World, count: int) -> None:
+    world.emu.clear_requests()
+    folder = world.sync().json["folders"][0]
+    assert folder["uploaded"] == [] and folder["waiting"] == [] and folder["failed"] == []
+    assert folder["in_sync"] == count
+    assert writes(world.emu.requests()) == []
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_folder_attach_every_file_once(
+        world_factory: WorldFactory) -> None:
+    world = world_factory()
+    names = make_files(world.folder, 120)
+    # Slow answers make the two runs overlap for their whole length.
+    world.emu.faults.set(delay=0.004)
+    config_a = world.write_config(path=world.root / "a.yaml",
+                                  state_dir=world.root / "state-a")
+    config_b = world.write_config(path=world.root / "b.yaml",
+                                  state_dir=world.root / "state-b")
+    procs = [world.start("sync", "--json", config=c) for c in (config_a, config_b)]
+    runs = [finish(p) for p in procs]
+    world.emu.faults.clear()
+
+    for run in runs:
+        assert run.code == 0, str(run)
+    reports = [run.json["folders"][0] for run in runs]
+    uploaded = [u["path"] for r in reports for u in r["uploaded"]]
+    assert sorted(uploaded) == sorted(set(uploaded))  # nobody uploaded a file twice
+    assert len(uploaded) == 120
+    assert_each_file_once(world, names)
+    world.write_config()
+    assert_in_sync(world, 120)
+
+
+@pytest.mark.slow
+def test_a_sync_killed_at_random_moments_ends_with_every_file_once(
+        world_factory: WorldFactory) -> None:
+    world = world_factory()
+    names = make_files(world.folder, 200)
+    world.emu.faults.set(delay=0.004)
+    world.write_config()
+    rng = random.Random(20240611)
+    kills = 0
+    for _ in range(10):
+        proc = world.start("sync", "--json")
+        time.sleep(rng.uniform(0.05, 1.5))
+        if proc.poll() is None:
+            kills += 1
+        kill(proc)
+    assert kills >= 5  # most runs really were cut short
+    world.emu.faults.clear()
+
+    final = world.sync().json["folders"][0]
+    assert final["failed"] == [] and final["waiting"] == []
+    assert_each_file_once(world, names)
+    assert_in_sync(world, 200)
