@@ -60,12 +60,13 @@ class PassReport:
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     held: str | None = None
     unavailable: str | None = None
+    error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
     api_calls: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and self.unavailable is None
+        return not self.failed and self.unavailable is None and self.error is None
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,22 @@ class Engine:
             log.warning("folder.unavailable", folder=str(target.root), reason=report.unavailable)
             self._record_status(target, report)
             return report
-        remote = self.client.list_attachments(target.work_item)
+        try:
+            remote = self.client.list_attachments(target.work_item)
+        except (AuthError, PlaneUnreachable):
+            raise
+        except PlaneError as exc:
+            if self.raise_server_errors and isinstance(exc, ServerError | RateLimited):
+                raise
+            # One work item Plane will not list (deleted, no permission) must not stop the
+            # other folders: report it and go on.
+            report.error = str(exc)
+            log.error("folder.failed", folder=str(target.root), work_item=target.label,
+                      error=str(exc))
+            self._record_status(target, report)
+            return report
         if not self.dry_run:
-            self._recover_journal(target, remote)
+            self._recover(target, remote)
         policy = Policy(external_source=self.external_source, on_change=folder.on_change,
                         on_delete=folder.on_delete, size_limit=self.size_limit,
                         folder_available=scan.complete)
@@ -148,17 +162,40 @@ class Engine:
 
     # -- crash recovery -------------------------------------------------------------------
 
-    def _recover_journal(self, target: Target, remote: list[RemoteAttachment]) -> None:
+    def _recover(self, target: Target, remote: list[RemoteAttachment]) -> None:
+        """Clean up after an earlier crash or failure, using this pass's listing."""
+        work_item = target.work_item
         listed = {a.id for a in remote}
         for entry in self.state.journal_entries():
-            if entry.work_item_id != target.work_item.id:
+            if entry.work_item_id != work_item.id:
                 continue
             if entry.attachment_id not in listed:
                 # Created but never completed (or completed without its bytes): remove it.
-                self.client.delete_attachment(target.work_item, entry.attachment_id)
+                try:
+                    self.client.delete_attachment(work_item, entry.attachment_id)
+                except (AuthError, PlaneUnreachable):
+                    raise
+                except PlaneError as exc:
+                    # Keep the entry and try again next pass; the sync itself can go on.
+                    log.warning("journal.clean_failed", attachment_id=entry.attachment_id,
+                                work_item=target.label, error=str(exc))
+                    continue
                 log.info("journal.cleaned", attachment_id=entry.attachment_id,
                          path=entry.rel_path, work_item=target.label)
             self.state.journal_remove(entry.attachment_id)
+        # An intent whose external id is listed was completed (the crash came after the
+        # PATCH): nothing of ours can be pending under that id, so a later 409 on it must
+        # not be mistaken for our orphan (it would be another machine's upload).
+        completed = {a.external_id for a in remote
+                     if a.external_source == self.external_source and a.external_id}
+        for intent in self.state.intents():
+            if intent.work_item_id == work_item.id and intent.external_id in completed:
+                self.state.intent_remove(work_item.id, intent.external_id)
+                self._orphans.discard((work_item.id, intent.external_id))
+        # Another machine's pending uploads that have since completed.
+        for pending in self.state.pending(target.key):
+            if pending.attachment_id in listed:
+                self.state.clear_pending(target.key, pending.attachment_id)
 
     # -- actions --------------------------------------------------------------------------
 
@@ -200,7 +237,10 @@ class Engine:
             report.waiting.append((file.rel_path, "another machine is uploading it"))
             return
         self.state.clear_failure(target.key, file.rel_path)
-        self.state.clear_pending(target.key)
+        # Only this file's: the others' first sightings time their takeover.
+        for pending in self.state.pending(target.key):
+            if pending.rel_path == file.rel_path:
+                self.state.clear_pending(target.key, pending.attachment_id)
         report.uploaded.append((file.rel_path, result.bytes_sent))
         self.progress.on_file_done(file.size)
         log.info("upload.done", folder=str(target.root), path=file.rel_path,
@@ -215,10 +255,13 @@ class Engine:
         the way and has not yet expired."""
         file = action.file
         work_item = target.work_item
+        key = (work_item.id, action.external_id)
         self.state.intent_add(target.key, work_item.id, action.external_id, file.rel_path,
                               self.clock())
+        created: list[str] = []
 
         def journal(attachment_id: str) -> None:
+            created.append(attachment_id)
             self.state.journal_add(JournalEntry(
                 attachment_id=attachment_id, folder_key=target.key,
                 project_id=work_item.project_id, work_item_id=work_item.id,
@@ -231,17 +274,28 @@ class Engine:
                 mime_type=action.mime_type, size=file.size, sha256=file.sha256,
                 external_id=action.external_id, external_source=self.external_source,
                 size_limit=self.size_limit, on_created=journal)
+        except LocalFileError:
+            # Refused before anything was sent to Plane: there is nothing to remember.
+            self.state.intent_remove(*key)
+            raise
         except UploadError as exc:
-            # A storage failure deleted the pending attachment; a failed PATCH leaves it
-            # journalled for the next pass to clean up.
-            if exc.step != "complete" and exc.attachment_id:
-                self.state.journal_remove(exc.attachment_id)
-            self.state.intent_remove(work_item.id, action.external_id)
+            if exc.step == "storage" and created:
+                # upload_file has deleted the pending attachment; were that to have failed,
+                # the intent below still marks a 409 on this id as ours. (A failed PATCH
+                # leaves the attachment journalled for the next pass to delete.)
+                self.state.journal_remove(created[-1])
+            # The create may have reached Plane (an answer lost, a clean-up that failed):
+            # keep the intent, and treat a 409 on this id as ours in this process too.
+            self._orphans.add(key)
+            raise
+        except PlaneError:
+            self._orphans.add(key)  # AuthError / PlaneUnreachable: same reasoning
             raise
         if isinstance(result, CreateConflict):
             return self._conflict(target, action, result, retry_orphan=retry_orphan)
         self.state.journal_remove(result.attachment_id)
-        self.state.intent_remove(work_item.id, action.external_id)
+        self.state.intent_remove(*key)
+        self._orphans.discard(key)
         return result
 
     def _conflict(self, target: Target, action: Upload, conflict: CreateConflict, *,
@@ -308,6 +362,8 @@ class Engine:
         reason: str | None
         if report.unavailable:
             state, reason = "unavailable", report.unavailable
+        elif report.error:
+            state, reason = "error", report.error
         elif report.held:
             state, reason = "held", report.held
         elif report.failed:

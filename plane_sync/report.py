@@ -37,6 +37,8 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
             print(f"  {'FAILED':<12} {path}: {reason}", file=out)
         if r.unavailable:
             print(f"  UNAVAILABLE  {r.unavailable} (nothing deleted)", file=out)
+        if r.error:
+            print(f"  ERROR        {r.error}", file=out)
         if r.held:
             print(f"  HELD         {r.held}", file=out)
         print(f"  {r.in_sync} in sync, {len(r.uploaded)} {verb}, {len(r.deleted)} {dverb}, "
@@ -55,7 +57,8 @@ def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem
             "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
             "waiting": [{"path": p, "reason": why} for p, why in r.waiting],
             "failed": [{"path": p, "reason": why} for p, why in r.failed],
-            "unavailable": r.unavailable, "held": r.held, "in_sync": r.in_sync,
+            "unavailable": r.unavailable, "held": r.held, "error": r.error,
+            "in_sync": r.in_sync,
         }
     return json.dumps({
         "dry_run": dry_run, "exit_code": exit_code, "folders": [one(r) for r in reports],
