@@ -76,6 +76,8 @@ def snapshot_tree(root: Path, previous: Mapping[str, Signature] | None = None) -
 
 def diff_snapshots(old: Mapping[str, Signature], new: Mapping[str, Signature]) -> list[str]:
     """Paths that are new, changed or removed between two snapshots."""
+    if old == new:  # the usual case, compared in C
+        return []
     changed = [rel for rel, sig in new.items() if old.get(rel) != sig]
     changed.extend(rel for rel in old if rel not in new)
     return changed

@@ -30,6 +30,7 @@ import errno
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,6 +139,16 @@ class _OverflowDetector(logging.Handler):
             self._on_overflow()
 
 
+def _silence_rewatch_warning() -> None:
+    """watchdog 7.1 warns (RuntimeWarning, from its inotify thread) when a directory created
+    with its parents gets its watch added twice: once by the walk of the new parent, once by its
+    own IN_CREATE. It is harmless bookkeeping, but under ``-W error`` (our tests) the warning
+    kills watchdog's reader thread and the watcher goes blind, so it is ignored here. Called at
+    start(), so the filter sits in front of any ``error`` filter installed earlier."""
+    warnings.filterwarnings("ignore", message=r"Callback with id .* already exists",
+                            category=RuntimeWarning)
+
+
 @dataclass
 class _Folder:
     watch: FolderWatch
@@ -208,6 +219,7 @@ class Watcher:
             if self._started:
                 return
             self._started = True
+            _silence_rewatch_warning()
             overflow_logger = logging.getLogger(OVERFLOW_LOGGER)
             overflow_logger.addHandler(self._overflow)
             if overflow_logger.getEffectiveLevel() > logging.WARNING:
