@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import random
+import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from tests.e2e_sync.conftest import World, WorldFactory, finish, kill, make_files, writes
+
+
+def wait_for_requests(world: World, seen: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while len(world.emu.requests()) <= seen and proc.poll() is None:
+        assert time.monotonic() < deadline, "the sync never reached Plane"
+        time.sleep(0.01)
 
 
 def assert_each_file_once(world: World, names: list[str]) -> None:
@@ -20,9 +29,9 @@ def assert_each_file_once(world: World, names: list[str]) -> None:
     assert [n for n, c in counts.items() if c != 1] == []
 
 
-def assert_in_sync(world: World, count: int) -> None:
+def assert_in_sync(world: World, count: int, config: Path | None = None) -> None:
     world.emu.clear_requests()
-    folder = world.sync().json["folders"][0]
+    folder = world.sync(config=config).json["folders"][0]
     assert folder["uploaded"] == [] and folder["waiting"] == [] and folder["failed"] == []
     assert folder["in_sync"] == count
     assert writes(world.emu.requests()) == []
@@ -50,8 +59,12 @@ def test_two_processes_on_one_folder_attach_every_file_once(
     assert sorted(uploaded) == sorted(set(uploaded))  # nobody uploaded a file twice
     assert len(uploaded) == 120
     assert_each_file_once(world, names)
-    world.write_config()
-    assert_in_sync(world, 120)
+    # Each side's next run finds everything in sync, and forgets what it saw pending.
+    assert_in_sync(world, 120, config_b)
+    assert_in_sync(world, 120, config_a)
+    for config in (config_a, config_b):
+        status = world.cli("status", "--json", config=config).json["folders"][0]
+        assert status["pending"] == 0 and status["state"] == "ok"
 
 
 @pytest.mark.slow
@@ -59,17 +72,22 @@ def test_a_sync_killed_at_random_moments_ends_with_every_file_once(
         world_factory: WorldFactory) -> None:
     world = world_factory()
     names = make_files(world.folder, 200)
-    world.emu.faults.set(delay=0.004)
+    world.emu.faults.set(delay=0.01)  # ~25 files a second: each run is cut short
     world.write_config()
     rng = random.Random(20240611)
-    kills = 0
+    kills = pending_seen = 0
     for _ in range(10):
+        seen = len(world.emu.requests())
         proc = world.start("sync", "--json")
+        wait_for_requests(world, seen, proc)  # time the kill from its first request
         time.sleep(rng.uniform(0.05, 1.5))
         if proc.poll() is None:
             kills += 1
         kill(proc)
+        pending_seen += sum(not a["is_uploaded"]
+                            for a in world.uploaded(include_pending=True))
     assert kills >= 5  # most runs really were cut short
+    assert pending_seen >= 1  # and some left an unfinished upload behind
     world.emu.faults.clear()
 
     final = world.sync().json["folders"][0]
