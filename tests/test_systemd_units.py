@@ -38,7 +38,8 @@ def test_unit_has_the_directives_the_daemon_needs(name: str) -> None:
     assert service["NotifyAccess"] == ["main"]
     assert service["WatchdogSec"] == ["60"]
     assert service["Restart"] == ["on-failure"]
-    assert service["RestartPreventExitStatus"] == ["2"]
+    # 2: bad config, 3: key rejected; restarting fixes neither.
+    assert service["RestartPreventExitStatus"] == ["2 3"]
     assert service["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert re.fullmatch(r"\S+/plane-sync run", service["ExecStart"][0])
 
