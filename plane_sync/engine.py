@@ -204,6 +204,8 @@ class Engine:
         now = self.clock()
         if self.dry_run:
             report.uploaded.append((file.rel_path, file.size))
+            for old in action.replaces:  # what a real run would delete after the upload
+                report.deleted.append((old.name, "replaced by a newer version"))
             return
         if not self.state.should_retry(target.key, file.rel_path, now):
             failure = next((f for f in self.state.failures(target.key)

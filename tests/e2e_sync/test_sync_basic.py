@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from tests.e2e_sync.conftest import (
     World,
     attachment_list_gets,
     external_ids,
+    kill,
     make_files,
     writes,
 )
@@ -130,6 +132,9 @@ def test_a_symlink_pointing_outside_is_never_uploaded(world: World) -> None:
 
     run = world.sync().json["folders"][0]
     assert [u["path"] for u in run["uploaded"]] == ["real.txt"]
+    skipped = {x["path"]: x["reason"] for x in run["skipped"]}
+    assert set(skipped) == {"link.txt", "dirlink"}
+    assert all("link" in reason for reason in skipped.values()), skipped
     assert world.names() == ["real.txt"]
     stored = [r for r in world.emu.requests() if r.server == "storage"]
     assert len(stored) == 1 and all(r.body_bytes < 2000 for r in stored)
@@ -198,3 +203,33 @@ def test_deleting_more_than_half_is_held(world: World) -> None:
     (world.folder / names[9]).unlink()
     run = world.sync().json["folders"][0]
     assert [d["name"] for d in run["deleted"]] == [names[9]]
+
+
+def test_dry_run_of_a_changed_file_shows_the_replacement(world: World) -> None:
+    (world.folder / "plan.txt").write_text("one\n")
+    world.write_config()
+    world.sync()
+    (world.folder / "plan.txt").write_text("two, longer\n")
+    world.emu.clear_requests()
+    run = world.sync("--dry-run").json["folders"][0]
+    assert [u["path"] for u in run["uploaded"]] == ["plan.txt"]
+    assert [d["name"] for d in run["deleted"]] == ["plan.txt"]
+    assert writes(world.emu.requests()) == []
+
+
+def test_a_second_sync_on_a_busy_state_directory_exits_2(world: World) -> None:
+    make_files(world.folder, 40)
+    world.write_config()
+    world.emu.faults.set(delay=0.05)
+    first = world.start("sync")
+    try:
+        seen = 0
+        while seen == 0 and first.poll() is None:  # wait until it works, holding the lock
+            time.sleep(0.01)
+            seen = len(world.emu.requests())
+        second = world.cli("sync")
+        assert second.code == 2, str(second)
+        assert "already uses the state directory" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        kill(first)
