@@ -127,8 +127,9 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
             "pending (invisible) until completed or deleted.", step="complete", path=path,
             attachment_id=ticket.attachment_id) from exc
     seconds = time.monotonic() - started
-    log.info("upload.done", path=path, attachment_id=ticket.attachment_id, bytes=sent,
-             seconds=round(seconds, 3))
+    # The caller logs the one upload.done event (it knows the folder and the work item).
+    log.debug("upload.completed", path=path, attachment_id=ticket.attachment_id, bytes=sent,
+              seconds=round(seconds, 3))
     return UploadResult(attachment_id=ticket.attachment_id, bytes_sent=sent, seconds=seconds)
 
 
