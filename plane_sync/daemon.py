@@ -66,6 +66,7 @@ class _FolderRun:
     resolved: bool = False
     available: bool = True
     next_rescan: float = 0.0
+    unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
 
 
 class Daemon:
@@ -297,10 +298,19 @@ class Daemon:
         run.next_rescan = now + interval * random.uniform(1 - self.rescan_jitter,
                                                            1 + self.rescan_jitter)
         # Subfolder maps are mapped again on every rescan: new subfolders appear.
-        needs_mapping = isinstance(run.folder.target, SubfolderTarget) or not run.resolved
+        needs_mapping = (isinstance(run.folder.target, SubfolderTarget) or not run.resolved
+                         or _has_unresolved(run))
         if needs_mapping and not self._resolve(run):
             run.next_rescan = now + min(interval, max(self._backoff, BACKOFF_FIRST))
             return
+        if _has_unresolved(run):
+            # A work item that could not be looked up (a 5xx after retries, or a typo):
+            # look again soon, backing off, rather than at the next full rescan.
+            run.unresolved_retry = min(max(run.unresolved_retry * 2, BACKOFF_FIRST),
+                                       BACKOFF_MAX)
+            run.next_rescan = min(run.next_rescan, now + run.unresolved_retry)
+        else:
+            run.unresolved_retry = 0.0
         for key in run.targets:
             self._dirty.setdefault(key, now)
 
@@ -432,6 +442,10 @@ class Daemon:
                 self._state.set_daemon_status(os.getpid(), activity, time.time())
             except StateError as exc:
                 log.warning("state.write_failed", error=str(exc))
+
+
+def _has_unresolved(run: _FolderRun) -> bool:
+    return any(p.kind == "unresolved" for p in run.problems)
 
 
 def _quiet_for(config: Config) -> float:

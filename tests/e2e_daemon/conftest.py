@@ -108,12 +108,9 @@ class DaemonProcess:
         return found
 
     def uploads(self, *, all_runs: bool = False) -> list[dict[str, Any]]:
-        """The engine's ``upload.done`` events (folder, path, work_item, bytes, ms).
-
-        upload.py also logs an ``upload.done`` (absolute path, attachment id, no folder):
-        a name clash reported to its owner; only the engine's event is counted here.
-        """
-        return [e for e in self.events("upload.done", all_runs=all_runs) if "folder" in e]
+        """Every ``upload.done`` event: there is one per upload (the engine's, with folder,
+        path relative to it, work_item, bytes and ms)."""
+        return self.events("upload.done", all_runs=all_runs)
 
     def wait_event(self, name: str, timeout: float = 30.0,
                    where: Callable[[dict[str, Any]], bool] = lambda e: True,
