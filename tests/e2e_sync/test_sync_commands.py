@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.e2e_sync.conftest import World, make_files, writes
+from tests.e2e_sync.conftest import World, attachment_list_gets, make_files, writes
 
 
 def closed_port() -> int:
@@ -149,9 +149,13 @@ def test_subfolders_map_to_their_work_items(world: World) -> None:
     uploaded = [u["path"] for f in report["folders"] for u in f["uploaded"]]
     assert "lost.txt" not in uploaded and "loose.txt" not in uploaded
 
+    world.emu.clear_requests()
     human = world.cli("sync")
     assert human.code == 0, str(human)
     assert str(stray) in human.stdout and "UNMAPPED" in human.stdout
+    # A repeat run: one listing per work item, nothing written.
+    assert len(attachment_list_gets(world.emu.requests())) == 3
+    assert writes(world.emu.requests()) == []
 
     check = world.cli("check")
     assert check.code == 0, str(check)
