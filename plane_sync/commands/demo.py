@@ -17,6 +17,7 @@ from plane_sync.engine import PassReport
 from plane_sync.logs import configure_logging
 from plane_sync.report import human_size
 
+DEMO_RATE = (600, 60.0)  # the emulator's limit, and what the client paces itself to
 SAMPLE_FILES = {
     "README.txt": "Files in this folder are mirrored into work item {ident}.\n",
     "notes/meeting.md": "# Meeting notes\n\n- plane-sync demo\n",
@@ -27,7 +28,8 @@ SAMPLE_FILES = {
 def _demo_config_text(emu: Emulator, folder: Path, state_dir: Path) -> str:
     ident = emu.work_items[0]["identifier"]
     return json.dumps({  # JSON is YAML: no quoting surprises in paths
-        "plane": {"url": emu.url, "api_key": emu.api_key, "workspace": emu.workspace},
+        "plane": {"url": emu.url, "api_key": emu.api_key, "workspace": emu.workspace,
+                  "rate_limit": f"{DEMO_RATE[0]}/{DEMO_RATE[1]:g}s"},  # pace to the emulator's
         "state_dir": str(state_dir),
         "defaults": {"settle": "1s", "rescan_interval": "1m"},
         "folders": [{"path": str(folder), "work_item": ident}],
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or "warning", args.log_format or "auto")
     base = Path(tempfile.mkdtemp(prefix="plane-sync-demo-"))
     folder = Path(args.folder).expanduser().absolute() if args.folder else base / "PROJ-1"
-    with Emulator(rate_limit=(600, 60.0)) as emu:
+    with Emulator(rate_limit=DEMO_RATE) as emu:
         ident = emu.work_items[0]["identifier"]
         folder.mkdir(parents=True, exist_ok=True)
         for rel, text in SAMPLE_FILES.items():

@@ -208,3 +208,14 @@ def _plain_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+
+
+def test_bad_config_exits_2_listing_the_problems(
+        emu: Emulator, daemon_factory: DaemonFactory, tmp_path: Path) -> None:
+    daemon = daemon_factory([{"path": str(tmp_path / "x"), "work_item": "not a work item"}],
+                            settle="soon")
+    daemon.start()
+    assert daemon.wait(timeout=60) == 2
+    stderr = daemon.stderr()
+    assert "work_item" in stderr and "settle" in stderr, stderr
+    assert emu.api_key not in stderr
