@@ -137,9 +137,11 @@ class Engine:
         self._note_scan_problems(target, scan, report)
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
+        finished = True
         for action in actions:
             if self.stop is not None and self.stop.is_set():
                 report.waiting.append(("*", "stopped before this pass finished"))
+                finished = False
                 break
             if isinstance(action, Upload):
                 self._upload(target, action, report)
@@ -157,8 +159,18 @@ class Engine:
         if scan.available and not self.dry_run:
             self.state.prune_hashes(target.key, (f.rel_path for f in scan.files))
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
+            if finished:
+                self._forget_failures(target, report)
         self._record_status(target, report)
         return report
+
+    def _forget_failures(self, target: Target, report: PassReport) -> None:
+        """Drop failures of files that are gone, in sync or skipped now, so that status
+        does not show them for ever."""
+        current = {p for p, _ in report.failed} | {p for p, _ in report.waiting}
+        for failure in self.state.failures(target.key):
+            if failure.rel_path not in current:
+                self.state.clear_failure(target.key, failure.rel_path)
 
     # -- crash recovery -------------------------------------------------------------------
 

@@ -174,3 +174,21 @@ def test_a_subfolder_named_after_a_missing_work_item_fails_only_itself(world: Wo
     assert world.names(1) == ["a.txt"]
     (problem,) = run.json["problems"]
     assert problem["kind"] == "unresolved" and problem["work_item"] == "PROJ-404"
+
+
+def test_a_failure_is_forgotten_once_its_file_is_gone_or_in_sync(world: World) -> None:
+    make_files(world.folder, 2)
+    world.write_config()
+    world.emu.faults.set(expire_policies=True)
+    world.sync(expect=1)
+    world.emu.faults.clear()
+    (world.folder / "file0000.txt").unlink()
+    # file0001.txt arrives by another way (another machine with its own state).
+    other = world.write_config(path=world.root / "other.yaml",
+                               state_dir=world.root / "other-state")
+    world.sync(config=other)
+
+    run = world.sync()
+    assert run.json["folders"][0]["failed"] == []
+    info = world.cli("status", "--json").json["folders"][0]
+    assert info["failed"] == [] and info["state"] == "ok"
