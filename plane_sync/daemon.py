@@ -95,6 +95,7 @@ class Daemon:
         self._activity_written = 0.0
         self._last_ping = 0.0
         self._initial_sync_done = False
+        self._stop_signal = ""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -110,8 +111,9 @@ class Daemon:
         def on_term(signum: int, frame: FrameType | None) -> None:
             if self._stop.is_set():
                 return  # a second Ctrl-C: the deadline timer already runs
-            log.info("daemon.stopping", signal=signal.Signals(signum).name,
-                     deadline=self.stop_deadline)
+            # No logging here: the handler may interrupt the main thread inside the log
+            # writer's (non-reentrant) lock. The loop logs "daemon.stopping" when it sees it.
+            self._stop_signal = signal.Signals(signum).name
             self.request_stop()
             # The running upload gets a deadline; past it, exit: the journal (written
             # before every storage step) lets the next start clean up what was cut off.
@@ -140,9 +142,12 @@ class Daemon:
             try:
                 code = self._run()
             finally:
+                if self._stop_signal:
+                    log.info("daemon.stopping", signal=self._stop_signal,
+                             deadline=self.stop_deadline)
+                self._set_activity("stopped")
                 self.notifier.stopping()
                 self.watcher.stop()
-                self._set_activity("stopped")
                 self._client.close()
                 self._state.close()
                 self.notifier.close()
