@@ -158,28 +158,38 @@ class BaseHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         body = BodyReader(self)
         path, _, query = self.path.partition("?")
-        status = 0
+        reply: Reply | None = None
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            on_record: Callable[[RequestRecord], None] = self.app.record
+            on_record(RequestRecord(
+                time=time.time(),
+                server=self.server_kind,
+                method=self.command,
+                path=path,
+                query=query,
+                status=reply.status if reply is not None else 0,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body_bytes=body.consumed,
+            ))
+
         try:
             reply = self.route(body)
             if reply is None:
                 self.close_connection = True
             else:
                 body.drain()  # whatever the route left unread: keeps keep-alive usable
+            # Logged before the answer leaves: a client that has its answer can rely on
+            # finding the request in emu.requests().
+            record()
+            if reply is not None:
                 self._send(reply)
-                status = reply.status
         finally:
-            record = RequestRecord(
-                time=time.time(),
-                server=self.server_kind,
-                method=self.command,
-                path=path,
-                query=query,
-                status=status,
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body_bytes=body.consumed,
-            )
-            on_record: Callable[[RequestRecord], None] = self.app.record
-            on_record(record)
+            if not recorded:  # the route raised: still log what came in
+                record()
 
     def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
