@@ -47,8 +47,9 @@ class TargetProblem:
 class WorkItemResolver:
     """Resolves work items once per process; the answers do not change while we run."""
 
-    def __init__(self, client: PlaneClient) -> None:
+    def __init__(self, client: PlaneClient, *, dry_run: bool = False) -> None:
         self._client = client
+        self._dry_run = dry_run  # send no POST, not even the hidden-item probe
         self._cache: dict[tuple[str | None, str | None, str | None], WorkItem] = {}
 
     def resolve(self, target: SingleTarget) -> WorkItem:
@@ -59,7 +60,8 @@ class WorkItemResolver:
                 found = self._client.resolve_identifier(target.identifier)
             else:
                 assert target.project_id is not None and target.work_item_id is not None
-                found = self._client.get_work_item(target.project_id, target.work_item_id)
+                found = self._client.get_work_item(target.project_id, target.work_item_id,
+                                                   probe_hidden=not self._dry_run)
             self._cache[cache_key] = found
         return found
 

@@ -225,3 +225,13 @@ def test_create_post_is_not_repeated_without_external_ids(emulator: Emulator) ->
         with pytest.raises(ServerError):
             client.create_attachment(item, name="a.txt", mime_type="text/plain", size=3)
     assert [r.method for r in logged(emulator, 2)].count("POST") == 1
+
+
+def test_get_work_item_without_probe_sends_no_post(emulator: Emulator) -> None:
+    # Dry runs: a hidden item is taken on trust rather than confirmed with a POST.
+    hidden = emulator.add_work_item(emulator.project_id, "draft item", state="draft")
+    emulator.clear_requests()
+    with client_for(emulator) as client:
+        item = client.get_work_item(emulator.project_id, hidden["id"], probe_hidden=False)
+    assert item.id == hidden["id"]
+    assert [r.method for r in emulator.requests() if r.server == "api"] == ["GET"]

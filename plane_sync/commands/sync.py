@@ -20,7 +20,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
     with StateLock(config.state_dir), open_client(config) as client:
         state = open_state(config)
         try:
-            targets, problems = resolve_targets(config.folders, WorkItemResolver(client))
+            targets, problems = resolve_targets(config.folders,
+                                                WorkItemResolver(client, dry_run=dry_run))
             show_progress = sys.stderr.isatty() and not args.json
             terminal = TerminalProgress() if show_progress else None
             engine = Engine(client, state, size_limit=size_limit_for(config, client),
