@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -278,8 +278,12 @@ def _order(entry: tuple[str, Action]) -> tuple[str, int]:
 
 
 def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
-         policy: Policy) -> list[Action]:
+         policy: Policy, *, unsettled: Collection[str] = ()) -> list[Action]:
     """The actions that make ``remote`` reflect ``local`` under ``policy``.
+
+    ``unsettled``: paths of files that exist but could not be taken this pass (still being
+    written, unreadable). They are not gone: their attachments are neither deleted nor
+    replaced until a later pass sees their content.
 
     Order: a Hold (if any) first, then by path (NFC; the hint for gone files); within one
     path: Skip, Upload, Delete.
@@ -304,8 +308,10 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
         suppressed += file_suppressed
         entries.extend((normalize_rel_path(file.rel_path), a) for a in actions)
 
-    gone = {key: group for key, group in split.ours.items() if key not in files}
-    known_paths = len(set(split.ours) | set(files))
+    present = {path_key_for(p) for p in unsettled}
+    gone = {key: group for key, group in split.ours.items()
+            if key not in files and key not in present}
+    known_paths = len(set(split.ours) | set(files) | present)
     gone_deletes, hold, gone_suppressed = _plan_gone(gone, known_paths, policy)
     suppressed += gone_suppressed
     entries.extend((d.rel_path, d) for d in gone_deletes)

@@ -202,6 +202,15 @@ def test_deleted_file_is_deleted_under_on_delete_delete() -> None:
     assert actions == [Delete(remote[3], "f3.txt", REASON_GONE)]
 
 
+def test_file_still_being_written_is_not_gone() -> None:
+    # A file that exists but was not taken this pass (unsettled, unreadable) keeps its
+    # attachments even under on_delete=delete, and counts as present for the half rule.
+    remote = [ours(f"f{i}.txt") for i in range(4)]
+    actions = plan([local("f0.txt")], remote, Policy(on_delete="delete"),
+                   unsettled=["f1.txt", "f2.txt"])
+    assert actions == [Delete(remote[3], "f3.txt", REASON_GONE)]
+
+
 def test_every_version_of_a_deleted_file_goes() -> None:
     remote = [ours("a.txt", b"v1"), ours("a.txt", b"v2"), ours("b.txt"), ours("c.txt")]
     actions = plan([local("b.txt"), local("c.txt")], remote,
