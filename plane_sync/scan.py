@@ -33,6 +33,7 @@ import errno
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
@@ -119,14 +120,20 @@ class ScanResult:
         )
 
 
+SettledCheck = Callable[[str, os.stat_result], bool]
+
+
 def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
                 cache: HashCache | None = None, settle_ns: int = 0,
-                now_ns: int | None = None, cross_mounts: bool = False) -> ScanResult:
+                now_ns: int | None = None, cross_mounts: bool = False,
+                settled: SettledCheck | None = None) -> ScanResult:
     """List and hash the regular files under ``root`` that ``rules`` keep.
 
     A missing, non-directory or unreadable root gives ``available=False`` (this is how
     an unmounted share shows up) and no files. Files modified less than ``settle_ns``
-    ago (by ``now_ns``, default the current time) are reported as ``changing``.
+    ago (by ``now_ns``, default the current time) are reported as ``changing``; when
+    ``settled(rel_path, stat)`` is given it decides instead (the daemon's Settler, which
+    watches size and mtime over time and so does not trust a file server's clock).
     """
     try:
         root_fd = os.open(root, _DIR_FLAGS)
@@ -134,6 +141,7 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
         return _unavailable(root, exc)
     try:
         walker = _Walker(rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
+                         settled=settled,
                          now_ns=time.time_ns() if now_ns is None else now_ns,
                          cross_mounts=cross_mounts, root_stat=os.fstat(root_fd),
                          mount_points=set() if cross_mounts else _mount_points_below(root))
@@ -187,12 +195,14 @@ def _printable(rel_path: str) -> str:
 
 class _Walker:
     def __init__(self, rules: IgnoreRules, *, recurse: bool, cache: HashCache | None,
-                 settle_ns: int, now_ns: int, cross_mounts: bool,
+                 settle_ns: int, settled: SettledCheck | None, now_ns: int,
+                 cross_mounts: bool,
                  root_stat: os.stat_result, mount_points: set[str]) -> None:
         self.rules = rules
         self.recurse = recurse
         self.cache = cache
         self.settle_ns = settle_ns
+        self.settled = settled
         self.now_ns = now_ns
         self.cross_mounts = cross_mounts
         self.root_dev = root_stat.st_dev
@@ -249,7 +259,11 @@ class _Walker:
         if rel in self.mount_points:
             self.problem(rel, "mount", "a file bind-mounted here: not read")
             return
-        if self.settle_ns and abs(self.now_ns - st.st_mtime_ns) < self.settle_ns:
+        if self.settled is not None:
+            if not self.settled(rel, st):
+                self.problem(rel, "changing", "still being written: waiting for it to settle")
+                return
+        elif self.settle_ns and abs(self.now_ns - st.st_mtime_ns) < self.settle_ns:
             # abs(): an mtime slightly in the future (clock skew on a share) waits too.
             self.problem(rel, "changing", "modified moments ago: waiting for it to settle")
             return

@@ -200,6 +200,24 @@ def test_settle_window_reports_fresh_files_as_changing(tmp_path: Path) -> None:
     assert rel_paths(one_shot) == ["fresh.txt", "old.txt"]
 
 
+def test_settled_predicate_decides_instead_of_the_clock(tmp_path: Path) -> None:
+    # The daemon's Settler: a predicate over (rel_path, stat), independent of mtime vs now.
+    write(tmp_path / "a.txt")
+    write(tmp_path / "b.txt")
+    seen: list[tuple[str, int]] = []
+
+    def settled(rel: str, st: os.stat_result) -> bool:
+        seen.append((rel, st.st_size))
+        return rel != "b.txt"
+
+    cache = MemoryHashCache()
+    result = scan_folder(tmp_path, NO_RULES, settle_ns=10**18, settled=settled, cache=cache)
+    assert rel_paths(result) == ["a.txt"]
+    assert problems(result) == {"b.txt": "changing"}
+    assert sorted(r for r, _ in seen) == ["a.txt", "b.txt"]
+    assert len(cache) == 1  # the unsettled file was not even hashed
+
+
 def test_name_that_is_not_utf8_is_a_problem(tmp_path: Path) -> None:
     write(tmp_path / "fine.txt")
     with open(os.path.join(os.fsencode(tmp_path), b"bad-\xff.txt"), "wb") as handle:
