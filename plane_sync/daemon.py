@@ -7,9 +7,11 @@ every folder catches whatever a watcher missed (an inotify overflow or more hint
 queue's cap already arrive as "rescan this folder").
 
 Events are hints: a batch only marks a target dirty, and a pass scans it. A file is uploaded
-once its mtime is ``settle`` seconds old (the scan checks, the upload re-checks size and hash);
-a pass that finds files still changing looks again ``settle`` later, and a target whose files
-never settle is taken as it is after ``CHANGING_MAX_WAIT``.
+once its size and mtime have held still for ``settle`` seconds, as a per-folder Settler sees
+them over successive passes (on local disks a ctime older than ``settle`` is proof enough; on
+network shares the server's clock is not trusted, so a file is looked at twice); the upload then
+re-checks size and hash. A pass that finds files still changing looks again ``settle`` later,
+and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT``.
 
 One worker (this loop) carries out passes one after another: the Plane rate limit, not the
 CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
@@ -43,6 +45,7 @@ from plane_sync.errors import AuthError, ConfigError, PlaneError, StateError
 from plane_sync.plane import PlaneClient
 from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.sdnotify import Notifier
+from plane_sync.settle import Settler
 from plane_sync.state import FolderStatus, StateDB
 from plane_sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
 from plane_sync.watch import Watcher
@@ -84,7 +87,7 @@ class Daemon:
         self._reload = threading.Event()
         self._folders: dict[str, _FolderRun] = {}
         self._dirty: dict[str, float] = {}  # target key -> when it may run
-        self._changing_since: dict[str, float] = {}
+        self._settlers: dict[str, Settler] = {}  # per configured folder
         self._backoff: float = 0.0
         self._backoff_until: float = 0.0
         self._client: PlaneClient | None = None
@@ -202,7 +205,7 @@ class Daemon:
         run = self._folders.pop(key)
         for target_key in run.targets:
             self._dirty.pop(target_key, None)
-            self._changing_since.pop(target_key, None)
+        self._settlers.pop(key, None)
         log.info("watch.removed", folder=str(run.folder.path))
 
     def _do_reload(self) -> None:
@@ -343,6 +346,17 @@ class Daemon:
                 return run.targets[key]
         return None
 
+    def _settler_for(self, folder: FolderConfig) -> Settler:
+        settler = self._settlers.get(folder.key)
+        if settler is None:
+            watch = self.watcher.folders().get(folder.key)
+            # ctime is stamped by the file server's clock: trust it on local disks only.
+            settler = Settler(settle=folder.settle,
+                              max_wait=max(CHANGING_MAX_WAIT, 10 * folder.settle),
+                              trust_ctime=watch is not None and watch.mode == "inotify")
+            self._settlers[folder.key] = settler
+        return settler
+
     def _engine_for(self) -> Engine:
         if self._engine is None:
             assert self._client is not None and self._state is not None
@@ -356,12 +370,18 @@ class Daemon:
     def _pass(self, target: Target, now: float) -> bool:
         """One pass over ``target``; False when Plane trouble says: stop for now."""
         self._set_activity(f"syncing {target.label} ({target.root})")
-        settle = target.folder.settle
-        since = self._changing_since.get(target.key)
-        if since is not None and now - since > max(CHANGING_MAX_WAIT, 10 * settle):
-            settle = 0.0  # it never settles: take it as it is now
+        settler = self._settler_for(target.folder)
+
+        def settled(rel_path: str, st: os.stat_result) -> bool:
+            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
+                                      st.st_ctime_ns)
+            if verdict == "forced":
+                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
+                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
+            return verdict != "changing"
+
         try:
-            report = self._engine_for().sync_target(target, settle=settle)
+            report = self._engine_for().sync_target(target, settled=settled)
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -371,12 +391,11 @@ class Daemon:
             return False
         self._backoff = 0.0
         later = time.monotonic()
-        if report.waiting and not self._stop.is_set():
-            self._changing_since.setdefault(target.key, now)
+        waiting = {path for path, _ in report.waiting}
+        settler.retain(target.key, waiting)  # forget files that settled or went away
+        if waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
             self._dirty[target.key] = later + max(target.folder.settle, 0.2)
-        else:
-            self._changing_since.pop(target.key, None)
         if report.failed:
             self._schedule_retry(target, later)
         if self.on_pass is not None:

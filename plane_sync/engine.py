@@ -36,7 +36,7 @@ from plane_sync.ignore import IgnoreRules
 from plane_sync.models import CreateConflict, RemoteAttachment, UploadResult
 from plane_sync.plane import PlaneClient
 from plane_sync.reconcile import Delete, Hold, Policy, Skip, Upload, plan
-from plane_sync.scan import ScanResult, scan_folder
+from plane_sync.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.state import FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.targets import Target
 from plane_sync.upload import upload_file
@@ -101,12 +101,15 @@ class Engine:
 
     # -- one pass -------------------------------------------------------------------------
 
-    def sync_target(self, target: Target, *, settle: float = 0.0) -> PassReport:
+    def sync_target(self, target: Target, *, settle: float = 0.0,
+                    settled: SettledCheck | None = None) -> PassReport:
+        """One pass. ``settle`` (seconds of mtime age) or ``settled`` (a predicate, the
+        daemon's Settler) keeps files that are still being written out of it."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self.state.hash_cache(target.key),
-                           settle_ns=int(settle * 1e9))
+                           settle_ns=int(settle * 1e9), settled=settled)
         if not scan.available:
             # Missing or unreadable (an unmounted share looks like this): nothing to upload
             # and nothing may be deleted, so Plane is not even asked.
@@ -132,8 +135,11 @@ class Engine:
             self._recover(target, remote)
         policy = Policy(external_source=self.external_source, on_change=folder.on_change,
                         on_delete=folder.on_delete, size_limit=self.size_limit,
-                        folder_available=scan.complete)
-        actions = plan(scan.files, remote, policy)
+                        folder_available=_deletions_safe(scan))
+        # Files that exist but were not taken (still written, unreadable) are not gone.
+        unsettled = [p.rel_path for p in scan.problems
+                     if not p.is_dir and p.kind in ("changing", "unreadable")]
+        actions = plan(scan.files, remote, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
@@ -389,3 +395,11 @@ class Engine:
             last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
             pending=len(report.waiting), failed=len(report.failed),
             skipped=len(report.skipped), state=state, reason=reason))
+
+
+def _deletions_safe(scan: ScanResult) -> bool:
+    """Whether the scan saw every file that could be there: a directory it could not list,
+    or did not enter (another filesystem mounted inside, a loop, too deep), may hold files
+    that would otherwise look deleted."""
+    return scan.complete and not any(
+        p.is_dir and p.kind in ("mount", "loop", "too_deep") for p in scan.problems)

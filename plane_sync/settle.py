@@ -115,6 +115,12 @@ class Settler:
         for k in [k for k in self._seen if k[0] == key]:
             del self._seen[k]
 
+    def retain(self, key: str, rel_paths: Iterable[str]) -> None:
+        """Forget every path of folder ``key`` except ``rel_paths`` (still changing)."""
+        keep = set(rel_paths)
+        for k in [k for k in self._seen if k[0] == key and k[1] not in keep]:
+            del self._seen[k]
+
     def tracked(self) -> int:
         return len(self._seen)
 

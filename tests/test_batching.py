@@ -176,3 +176,15 @@ def test_settler_forget_folder(clock: FakeClock) -> None:
     s.observe("b", "x", 1, 1)
     s.forget("a")
     assert s.tracked() == 1
+
+
+def test_settler_retain_forgets_all_but_the_still_changing(clock: FakeClock) -> None:
+    s = Settler(settle=2.0, clock=clock, trust_ctime=False)
+    for name in ("a", "b", "c"):
+        s.observe("k", name, 1, 1)
+    s.observe("other", "a", 1, 1)
+    s.retain("k", {"b"})
+    assert s.tracked() == 2  # k/b and other/a
+    clock.now += 2.0
+    assert s.observe("k", "b", 1, 1) == "stable"  # still remembered
+    assert s.observe("k", "a", 1, 1) == "changing"  # forgotten: a first look again
