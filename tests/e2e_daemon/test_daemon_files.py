@@ -202,3 +202,34 @@ def test_removed_folder_deletes_nothing_and_syncs_again_when_back(
                if r["deleted_at"] is not None]
     assert deleted == []
     assert daemon.stop() == 0
+
+
+def test_share_with_a_clock_behind_does_not_upload_a_half_written_file(
+        emu: Emulator, daemon_factory: DaemonFactory, item: dict[str, Any],
+        tmp_path: Path) -> None:
+    # On SMB/NFS the server stamps mtime with its own clock. If that clock is an hour behind,
+    # "mtime older than settle" is true while the file is still being written; only watching
+    # size and mtime hold still over time tells the truth.
+    folder = tmp_path / "share"
+    folder.mkdir()
+    # Rescans every second make passes happen in the middle of the write.
+    daemon = daemon_factory([folder_entry(folder, item["identifier"], watch="poll",
+                                          poll_interval="0.5s", rescan_interval="1s")],
+                            settle=1.0)
+    daemon.start()
+    daemon.wait_event("daemon.initial_sync_done", timeout=30)
+    content = os.urandom(40_000)
+    path = folder / "report.bin"
+    with open(path, "wb") as f:
+        for i in range(8):  # 4 s of writing, with pauses shorter than the settle time
+            f.write(content[i * 5000:(i + 1) * 5000])
+            f.flush()
+            behind = time.time() - 3600 + i
+            os.utime(path, (behind, behind))
+            time.sleep(0.5)
+    wait_until(lambda: attached(emu, item["id"]), 30, "report.bin attached")
+    time.sleep(2.0)  # a premature upload would now be replaced by a second one
+    every = emu.attachments(item["id"], include_pending=True, include_deleted=True)
+    assert len(every) == 1, [r["attributes"] for r in every]
+    assert emu.stored_object(every[0]["asset"]) == content
+    assert daemon.stop() == 0
