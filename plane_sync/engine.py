@@ -37,7 +37,7 @@ from plane_sync.models import CreateConflict, RemoteAttachment, UploadResult
 from plane_sync.plane import PlaneClient
 from plane_sync.reconcile import Delete, Hold, Policy, Skip, Upload, plan
 from plane_sync.scan import ScanResult, SettledCheck, scan_folder
-from plane_sync.state import FolderState, FolderStatus, JournalEntry, StateDB
+from plane_sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.targets import Target
 from plane_sync.upload import upload_file
 
@@ -96,6 +96,7 @@ class Engine:
         # trouble, not the file's: raise it (the caller backs off and comes back) instead
         # of parking the file on the per-file retry schedule (first retry after 60 s).
         self.raise_server_errors = raise_server_errors
+        self._hash_caches: dict[str, FolderHashCache] = {}
         # Intents left by an earlier process: evidence of our own crashed creates.
         self._orphans = {(i.work_item_id, i.external_id) for i in state.intents()}
 
@@ -108,7 +109,7 @@ class Engine:
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
-                           recurse=folder.recurse, cache=self.state.hash_cache(target.key),
+                           recurse=folder.recurse, cache=self._hash_cache(target.key),
                            settle_ns=int(settle * 1e9), settled=settled)
         if not scan.available:
             # Missing or unreadable (an unmounted share looks like this): nothing to upload
@@ -163,7 +164,9 @@ class Engine:
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
         if scan.available and not self.dry_run:
-            self.state.prune_hashes(target.key, (f.rel_path for f in scan.files))
+            seen = {f.rel_path for f in scan.files}
+            self.state.prune_hashes(target.key, seen)
+            self._hash_cache(target.key).retain(seen)
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
             if finished:
                 self._forget_failures(target, report)
@@ -177,6 +180,15 @@ class Engine:
         for failure in self.state.failures(target.key):
             if failure.rel_path not in current:
                 self.state.clear_failure(target.key, failure.rel_path)
+
+    def _hash_cache(self, key: str) -> FolderHashCache:
+        # Loaded from the database once per target and kept: a daemon rescanning a large
+        # folder would otherwise read every row back on every pass (measured: the warm
+        # database cache made a scan 5x a plain walk, the in-memory one 2.3x).
+        cache = self._hash_caches.get(key)
+        if cache is None:
+            cache = self._hash_caches[key] = self.state.hash_cache(key)
+        return cache
 
     # -- crash recovery -------------------------------------------------------------------
 

@@ -411,6 +411,11 @@ class FolderHashCache:
         if len(self._unsaved) >= self.FLUSH_EVERY:
             self.flush()
 
+    def retain(self, rel_paths: set[str]) -> None:
+        """Forget, in memory, the files not in ``rel_paths`` (see StateDB.prune_hashes)."""
+        for rel in [r for r in self._known if r not in rel_paths]:
+            del self._known[rel]
+
     def flush(self) -> None:
         """Store the hashes not yet written."""
         if self._unsaved:

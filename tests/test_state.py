@@ -282,3 +282,12 @@ def test_version_one_database_is_migrated(tmp_path: Path) -> None:
         assert db.folder_statuses() == [status()]
         db.intent_add(FOLDER, "item", "ext", "a", 1.0)
         assert len(db.intents()) == 1
+
+
+def test_hash_cache_retain_forgets_files_no_longer_seen(db: StateDB) -> None:
+    cache = db.hash_cache("f")
+    cache.put(FileKey("a.txt", 1, 2, 3, 4), "s" * 64, "m" * 32)
+    cache.put(FileKey("b.txt", 1, 3, 3, 4), "t" * 64, "n" * 32)
+    cache.retain({"b.txt"})
+    assert cache.get(FileKey("a.txt", 1, 2, 3, 4)) is None
+    assert cache.get(FileKey("b.txt", 1, 3, 3, 4)) == ("t" * 64, "n" * 32)
