@@ -1,0 +1,139 @@
+"""Issue 3, "State": a 409 on create whose attachment is pending and not ours (another machine)
+is left alone and looked at again later; once it has stayed pending past the presign expiry
+(one hour) it is deleted and the file uploaded. If it completes meanwhile, nothing is uploaded.
+
+The engine runs in-process against the emulator with an injected clock, so "one hour" costs
+nothing. "Another machine" is a second client creating (and maybe completing) the attachment
+under the external id plane-sync would use for the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plane_sync.config import parse_config
+from plane_sync.emulator import Emulator
+from plane_sync.engine import Engine
+from plane_sync.identity import attachment_name_for, external_id_for
+from plane_sync.models import UploadTicket
+from plane_sync.plane import PlaneClient
+from plane_sync.retry import RetryPolicy
+from plane_sync.state import StateDB
+from plane_sync.targets import Target
+
+SOURCE = "plane-sync"
+T0 = 1_700_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> Iterator[PlaneClient]:
+    with PlaneClient(emulator.url, emulator.api_key, emulator.workspace,
+                     rate_limit=(10_000, 1.0),
+                     retry=RetryPolicy(attempts=2, base_delay=0.0)) as c:
+        yield c
+
+
+def make_target(emulator: Emulator, client: PlaneClient, folder: Path) -> Target:
+    text = (f'plane: {{url: "{emulator.url}", api_key: "k", workspace: acme}}\n'
+            f'folders: [{{path: "{folder}", work_item: PROJ-1}}]\n')
+    config = parse_config(text, env={})
+    (spec,) = config.folders
+    return Target(folder=spec, key=spec.key, root=spec.path,
+                  work_item=client.resolve_identifier("PROJ-1"))
+
+
+def other_machine_creates(client: PlaneClient, target: Target, rel_path: str,
+                          data: bytes) -> str:
+    """What a second machine's plane-sync does right before its storage step."""
+    ticket = client.create_attachment(
+        target.work_item, name=attachment_name_for(rel_path), mime_type="text/plain",
+        size=len(data), external_id=external_id_for(rel_path, hashlib.sha256(data).hexdigest()),
+        external_source=SOURCE)
+    assert isinstance(ticket, UploadTicket)
+    return ticket.attachment_id
+
+
+def rows(emulator: Emulator, target: Target) -> list[dict[str, Any]]:
+    return emulator.attachments(target.work_item.id, include_pending=True,
+                                include_deleted=True)
+
+
+def test_pending_upload_of_another_machine_is_left_then_taken_over_after_an_hour(
+        emulator: Emulator, client: PlaneClient, tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    data = b"the same file on a shared drive\n"
+    (folder / "shared.txt").write_bytes(data)
+    target = make_target(emulator, client, folder)
+    theirs = other_machine_creates(client, target, "shared.txt", data)
+
+    clock = Clock()
+    state = StateDB(tmp_path / "state.db")
+    engine = Engine(client, state, size_limit=5 * 2**20, external_source=SOURCE, clock=clock)
+
+    # First sight: not listed (pending), not ours -> wait, touch nothing.
+    report = engine.sync_target(target)
+    assert report.uploaded == [] and report.failed == []
+    assert [p for p, _ in report.waiting] == ["shared.txt"]
+    (row,) = rows(emulator, target)
+    assert row["id"] == theirs and row["deleted_at"] is None
+
+    # Later, but inside the presign expiry: still theirs, still waiting.
+    clock.now = T0 + 3599
+    report = engine.sync_target(target)
+    assert [p for p, _ in report.waiting] == ["shared.txt"] and report.uploaded == []
+    (row,) = rows(emulator, target)
+    assert row["deleted_at"] is None
+
+    # Past one hour pending: delete it and upload ours.
+    clock.now = T0 + 3600
+    report = engine.sync_target(target)
+    assert [p for p, _ in report.uploaded] == ["shared.txt"]
+    by_id = {r["id"]: r for r in rows(emulator, target)}
+    assert by_id[theirs]["deleted_at"] is not None
+    live = [r for r in by_id.values() if r["deleted_at"] is None]
+    assert len(live) == 1 and live[0]["is_uploaded"] and live[0]["id"] != theirs
+    assert emulator.stored_object(live[0]["asset"]) == data
+    assert state.pending(target.key) == []
+    state.close()
+
+
+def test_pending_upload_of_another_machine_that_completes_is_not_uploaded_again(
+        emulator: Emulator, client: PlaneClient, tmp_path: Path) -> None:
+    folder = tmp_path / "files"
+    folder.mkdir()
+    data = b"finished by the other machine\n"
+    (folder / "done.txt").write_bytes(data)
+    target = make_target(emulator, client, folder)
+    theirs = other_machine_creates(client, target, "done.txt", data)
+
+    clock = Clock()
+    state = StateDB(tmp_path / "state.db")
+    engine = Engine(client, state, size_limit=5 * 2**20, external_source=SOURCE, clock=clock)
+    report = engine.sync_target(target)
+    assert [p for p, _ in report.waiting] == ["done.txt"]
+    assert len(state.pending(target.key)) == 1
+
+    client.complete_attachment(target.work_item, theirs)  # the other machine finishes
+    clock.now = T0 + 7200  # long past the expiry: it is listed now, so it is simply done
+    emulator.clear_requests()
+    report = engine.sync_target(target)
+    assert report.uploaded == [] and report.waiting == [] and report.in_sync == 1
+    assert [r.method for r in emulator.requests() if r.server == "api"] == ["GET"]
+    (row,) = rows(emulator, target)
+    assert row["id"] == theirs and row["deleted_at"] is None
+    assert state.pending(target.key) == []
+    state.close()
