@@ -50,3 +50,5 @@ def emulator_process() -> Iterator[EmulatorProcess]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
