@@ -180,6 +180,10 @@ def download_to(client: httpx.Client, url: str, dest: BinaryIO, *, retry: RetryP
 
 
 def reopen(path: str) -> BinaryIO:
-    """Open ``path`` for reading without following a symlink in its last component."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    """Open ``path`` for reading without following a symlink in its last component.
+
+    O_NONBLOCK: a FIFO put in the file's place must not hang open() waiting for a writer
+    (the caller then refuses it as not a regular file); regular files are unaffected.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     return os.fdopen(fd, "rb", buffering=0)

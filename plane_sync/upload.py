@@ -5,7 +5,13 @@ Contract of :func:`upload_file`:
 - Refuses, before any network call, a file that is empty, over ``size_limit``, a symlink, not
   a regular file, unreadable, or whose size differs from the declared one: LocalFileError
   with ``reason`` in {"empty", "too-large", "symlink", "not-regular", "missing",
-  "unreadable", "changed"}.
+  "unreadable", "changed", "unsafe-path"}.
+- With ``root`` (the configured folder), the file is opened through the directory chain
+  below ``root`` (see :func:`open_beneath`): no component may be a symlink, so a directory
+  swapped for a link between the scan and the upload cannot send a file from elsewhere.
+  Without ``root`` only the last component is checked. The hash of the bytes sent, compared
+  with the scanned sha256, does NOT make up for that: the comparison happens after the
+  bytes have left for the storage host, so it protects integrity, not confidentiality.
 - Returns the :class:`CreateConflict` (not an exception) when Plane answers 409: an
   attachment with this external id/source already exists (possibly pending). The caller
   decides: compare with the listing, then reuse it, or delete it and upload again.
@@ -29,6 +35,7 @@ import os
 import stat
 import time
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import BinaryIO
 
 import httpx
@@ -53,8 +60,58 @@ _PASS_THROUGH = (AuthError, PlaneUnreachable)
 POLICY_MARGIN = 30.0  # seconds: do not start a retry that could outlive the policy
 
 
-def open_for_upload(path: str, *, size: int, size_limit: int) -> BinaryIO:
-    """Open ``path`` (never through a symlink) after the checks that need no network."""
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO swapped in after the scan must not block open() until a writer comes;
+# it changes nothing for regular files.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def open_beneath(root: str | os.PathLike[str], rel_path: str) -> BinaryIO:
+    """Open ``root/rel_path`` for reading, never leaving ``root`` through a link.
+
+    ``root`` itself is opened normally (the user chose that path, links included); every
+    component below it is opened relative to its parent's descriptor with O_NOFOLLOW, the
+    way the scan walked it. ``rel_path`` must be a plain relative POSIX path: an absolute
+    path, ``..``, ``.`` or an empty component raises ValueError. OSError passes through
+    (ELOOP: a component is a symlink; ENOTDIR: a directory was replaced by a file).
+    """
+    parts = rel_path.split("/")
+    if rel_path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{rel_path!r} is not a plain path inside the folder")
+    dir_fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            try:
+                next_fd = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dir_fd)
+            except NotADirectoryError:
+                # Linux answers ENOTDIR, not ELOOP, for O_DIRECTORY|O_NOFOLLOW on a link.
+                if stat.S_ISLNK(os.lstat(part, dir_fd=dir_fd).st_mode):
+                    raise OSError(errno.ELOOP, "symbolic link", part) from None
+                raise
+            os.close(dir_fd)
+            dir_fd = next_fd
+        fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    return os.fdopen(fd, "rb", buffering=0)
+
+
+def _relative_to_root(path: str, root: str | os.PathLike[str]) -> str:
+    """``path`` as a POSIX path relative to ``root`` (lexically; links are not resolved)."""
+    pure = PurePosixPath(path)
+    if not pure.is_absolute():
+        return pure.as_posix()
+    try:
+        return pure.relative_to(PurePosixPath(os.fspath(root))).as_posix()
+    except ValueError:
+        raise LocalFileError(f"{path} is not inside the folder {os.fspath(root)}.",
+                             path=path, reason="unsafe-path") from None
+
+
+def open_for_upload(path: str, *, size: int, size_limit: int,
+                    root: str | os.PathLike[str] | None = None) -> BinaryIO:
+    """Open ``path`` (never through a symlink; with ``root``, through no symlink below
+    ``root`` at all) after the checks that need no network."""
     if size <= 0:
         raise LocalFileError(f"{path} is empty; Plane cannot store empty attachments.",
                              path=path, reason="empty")
@@ -63,13 +120,17 @@ def open_for_upload(path: str, *, size: int, size_limit: int) -> BinaryIO:
             f"{path} is {size} bytes, over the server's file size limit of {size_limit} "
             "bytes. Raise FILE_SIZE_LIMIT on the Plane server or keep the file elsewhere.",
             path=path, reason="too-large")
+    rel_path = None if root is None else _relative_to_root(path, root)
     try:
-        file = reopen(path)
+        file = reopen(path) if root is None or rel_path is None else open_beneath(root, rel_path)
+    except ValueError as exc:
+        raise LocalFileError(f"{path} cannot be uploaded: {exc}.", path=path,
+                             reason="unsafe-path") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise LocalFileError(f"{path} is a symbolic link; links are never followed.",
-                                 path=path, reason="symlink") from None
-        if exc.errno == errno.ENOENT:
+            raise LocalFileError(f"{path} is (or lies under) a symbolic link; links are "
+                                 "never followed.", path=path, reason="symlink") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             raise LocalFileError(f"{path} no longer exists.", path=path,
                                  reason="missing") from None
         raise LocalFileError(f"{path} cannot be read ({exc.strerror}). Check its "
@@ -91,11 +152,16 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
                 name: str, mime_type: str, size: int, sha256: str,
                 external_id: str | None = None, external_source: str | None = None,
                 size_limit: int, on_created: Callable[[str], None] | None = None,
-                storage_client: httpx.Client | None = None) -> UploadResult | CreateConflict:
-    """Upload one file as an attachment of ``work_item`` (contract: module docstring)."""
+                storage_client: httpx.Client | None = None,
+                root: str | os.PathLike[str] | None = None) -> UploadResult | CreateConflict:
+    """Upload one file as an attachment of ``work_item`` (contract: module docstring).
+
+    ``root``: the configured folder ``path`` lies in (``path`` may then also be relative
+    to it); give it whenever there is one, so no symlink below it is ever followed.
+    """
     path = os.fspath(path)
     started = time.monotonic()
-    file = open_for_upload(path, size=size, size_limit=size_limit)
+    file = open_for_upload(path, size=size, size_limit=size_limit, root=root)
     with file:
         try:
             created = client.create_attachment(work_item, name=name, mime_type=mime_type,
