@@ -98,18 +98,21 @@ def configure_logging(level: str = "info", fmt: Format = "auto", *,
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
     redactor = SecretRedactor(secrets)
-    renderer: Processor = (structlog.dev.ConsoleRenderer(colors=out.isatty())
-                           if fmt == "console"
-                           else structlog.processors.JSONRenderer(sort_keys=False))
+    # Tracebacks become plain text (no local variables) before the redactor, in both
+    # formats: the console renderer's default formatter is rich's when rich is installed,
+    # and that prints every frame's locals -- httpcore's request headers, X-API-Key
+    # included -- after redaction could look at them.
+    renderer: Processor = (
+        structlog.dev.ConsoleRenderer(colors=out.isatty(),
+                                      exception_formatter=structlog.dev.plain_traceback)
+        if fmt == "console" else structlog.processors.JSONRenderer(sort_keys=False))
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redactor,
     ]
-    if fmt == "json":
-        # The console renderer prints tracebacks itself; JSON needs them as text first.
-        shared.append(structlog.processors.format_exc_info)
-    shared.append(redactor)
 
     structlog.configure(
         processors=[*shared, renderer],
