@@ -8,10 +8,14 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+import structlog
+
 from plane_sync.config_types import Config
 from plane_sync.errors import PlaneSyncError
 from plane_sync.plane import PlaneClient
 from plane_sync.state import StateDB
+
+log = structlog.get_logger(__name__)
 
 STATE_FILE = "state.db"
 LOCK_FILE = "lock"
@@ -29,13 +33,41 @@ def open_client(config: Config) -> PlaneClient:
 
 
 def ensure_state_dir(path: Path) -> Path:
-    # 0700: the database names files and folders of the user's tree.
+    """Create ``path`` 0700; tighten it to 0700 when it exists with looser permissions.
+
+    The database names the files and folders of the user's tree and which work items they
+    go to. mkdir's mode does nothing for a directory that already exists (made by hand, or
+    by an older version), so that one is tightened here (only when it is ours).
+    """
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _tighten(path, 0o700)
+    return path
+
+
+def _tighten(path: Path, mode: int) -> None:
+    info = path.stat()
+    if info.st_mode & 0o777 & ~mode and info.st_uid == os.geteuid():
+        path.chmod(mode)
+        log.warning("state.permissions_tightened", path=str(path),
+                    was=oct(info.st_mode & 0o777), now=oct(mode))
+
+
+def private_database(path: Path) -> Path:
+    """Make sure the database file exists 0600 before SQLite opens it.
+
+    SQLite creates a new database with 0644 (under the usual umask) and gives its -wal and
+    -shm files the database's mode, so creating the file first makes all three private.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            _tighten(file, 0o600)
     return path
 
 
 def open_state(config: Config) -> StateDB:
-    return StateDB(ensure_state_dir(config.state_dir) / STATE_FILE)
+    return StateDB(private_database(ensure_state_dir(config.state_dir) / STATE_FILE))
 
 
 def size_limit_for(config: Config, client: PlaneClient) -> int:
