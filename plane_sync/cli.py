@@ -27,43 +27,109 @@ CONFIG_COMMANDS = {
 }
 
 
+EXIT_CODES_HELP = """exit status:
+  0  done: every folder in sync (check: every folder maps to a work item)
+  1  some files or folders failed; each is named with its reason
+  2  configuration or usage error, or another plane-sync uses the state directory
+  3  Plane unreachable, or the API key rejected
+  130 interrupted (Ctrl-C)"""
+
+CONFIG_HELP = ("config file (default: the first of $PLANE_SYNC_CONFIG, "
+               "$XDG_CONFIG_HOME/plane-sync/config.yaml i.e. ~/.config/plane-sync/config.yaml, "
+               "/etc/plane-sync/config.yaml)")
+
+MAIN_EPILOG = f"""first steps:
+  plane-sync demo                 try it on a built-in Plane emulator, no account needed
+  cp config.example.yaml ~/.config/plane-sync/config.yaml   then edit url, workspace, folders
+  export PLANE_API_KEY=plane_api_...   (Plane: Profile settings > Personal access tokens)
+  plane-sync check                reach Plane, check the key, show folder -> work item
+  plane-sync sync --dry-run       show what would be uploaded, change nothing
+  plane-sync sync                 upload once; or run the daemon: plane-sync run
+
+{EXIT_CODES_HELP}
+
+Help on one command: plane-sync COMMAND --help"""
+
+# (name, one-line help, longer description, exit status epilog or None for the common one)
+_CONFIG_COMMAND_HELP = {
+    "check": ("validate the config, reach Plane, resolve every work item",
+              "Validate the config, reach Plane, check the API key and the workspace, "
+              "resolve every folder's work item and print which folder goes where. "
+              "Sends no write request.",
+              """exit status:
+  0  every folder maps to a work item and exists (unmapped subfolders are only listed)
+  1  a work item cannot be found or a folder is missing
+  2  configuration error
+  3  Plane unreachable, or the API key rejected"""),
+    "sync": ("one pass over every folder, then exit",
+             "Sync every folder once: upload new and changed files, then exit. "
+             "Refused (exit 2) while the daemon runs on the same state directory: "
+             "the daemon already syncs.",
+             None),
+    "status": ("show what each folder's last sync found (works while the daemon runs)",
+               "Show, from the state database, each folder's last sync: files in sync, "
+               "pending, failed and skipped with reasons; and whether the daemon runs. "
+               "Asks nothing of Plane.",
+               """exit status:
+  0  the status was shown (failed files are listed, not signalled in the status)
+  2  configuration error"""),
+    "run": ("run as a daemon: watch the folders and upload changes",
+            "Run in the foreground: sync every folder, then watch for changes and upload "
+            "them once they have settled; a full rescan runs every rescan_interval. "
+            "Stops cleanly on Ctrl-C or SIGTERM; SIGHUP re-reads the config.",
+            None),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="plane-sync",
-        description="Mirror folders into attachments of Plane work items.")
+        description="Mirror folders into attachments of Plane work items.",
+        epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"plane-sync {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def with_config(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("-c", "--config", metavar="FILE",
-                       help="config file (default: $PLANE_SYNC_CONFIG, "
-                            "$XDG_CONFIG_HOME/plane-sync/config.yaml, "
-                            "/etc/plane-sync/config.yaml)")
+    def with_config(name: str) -> argparse.ArgumentParser:
+        short, description, epilog = _CONFIG_COMMAND_HELP[name]
+        p = sub.add_parser(name, help=short, description=description,
+                           epilog=epilog or EXIT_CODES_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP)
         _log_options(p)
         return p
 
-    p = with_config("sync", "one pass over every folder, then exit")
+    p = with_config("check")
+    p = with_config("sync")
     p.add_argument("--dry-run", action="store_true",
-                   help="show what would be done; send no write request")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    with_config("check", "validate the config, reach Plane, resolve every work item")
-    p = with_config("status", "show what each folder's last sync found")
-    p.add_argument("--json", action="store_true", help="print the status as JSON")
-    with_config("run", "run as a daemon: watch the folders and upload changes")
-    p = sub.add_parser("demo", help="try plane-sync on an embedded Plane emulator",
-                       description="Start the Plane emulator on loopback, make a demo "
-                                   "folder and watch it; drop files in, Ctrl-C stops.")
-    p.add_argument("--folder", metavar="DIR", help="demo folder (default: a new temp dir)")
+                   help="show what would be uploaded or deleted; change nothing in Plane")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON document on stdout")
+    p = with_config("status")
+    p.add_argument("--json", action="store_true",
+                   help="print the status as one JSON document on stdout")
+    with_config("run")
+    p = sub.add_parser(
+        "demo", help="try plane-sync on a built-in Plane emulator (no account needed)",
+        description="Start the Plane emulator on loopback, make a demo folder with a few "
+                    "files and watch it: files dropped in are uploaded. Ctrl-C stops and "
+                    "lists the work item's attachments. Needs no config and no network.",
+        epilog="exit status: 0 after Ctrl-C or SIGTERM",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--folder", metavar="DIR",
+                   help="the folder to watch (default: a new folder under the temp dir)")
     _log_options(p)
-    sub.add_parser("emulator", help="serve the Plane emulator (see: emulator --help)",
+    sub.add_parser("emulator", help="serve the Plane emulator for tests and scripts "
+                                    "(see: plane-sync emulator --help)",
                    add_help=False)
     return parser
 
 
 def _log_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--log-format", choices=["auto", "console", "json"])
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                   help="log detail on stderr (default: the config's log.level for run; "
+                        "warning for the others)")
+    p.add_argument("--log-format", choices=["auto", "console", "json"],
+                   help="auto: readable on a terminal, JSON lines otherwise")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,10 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except ConfigError as exc:
-        print(f"plane-sync: {exc.title}{' in ' + exc.source if exc.source else ''}:",
-              file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        _print_config_error(exc)
         return EXIT_CONFIG
     except (AuthError, PlaneUnreachable) as exc:
         print(f"plane-sync: {exc}", file=sys.stderr)
@@ -93,6 +156,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("plane-sync: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_config_error(exc: ConfigError) -> None:
+    """One line for one problem; a heading and a list for several."""
+    # Only the config file search raises without a source: nothing was found to be invalid.
+    heading = f"{exc.title} in {exc.source}" if exc.source else "No configuration file"
+    if len(exc.problems) == 1:
+        print(f"plane-sync: {heading}: {exc.problems[0]}", file=sys.stderr)
+        return
+    print(f"plane-sync: {heading}:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -75,8 +75,11 @@ def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, 
     for origin, chosen in (("-c", cli_path), ("$PLANE_SYNC_CONFIG", env.get("PLANE_SYNC_CONFIG"))):
         if chosen:
             path = expand_path(chosen, env, cwd)
+            if path.is_dir():
+                raise ConfigError([f"{path}: is a directory, not a config file "
+                                   f"(given by {origin})"])
             if not path.is_file():
-                raise ConfigError([f"{path}: not found (given by {origin})"], source=str(path))
+                raise ConfigError([f"{path}: not found (given by {origin})"])
             return path
     config_home = env.get("XDG_CONFIG_HOME", "")
     if not os.path.isabs(config_home):  # the XDG spec says to ignore relative values
@@ -87,8 +90,8 @@ def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, 
             return candidate
     raise ConfigError(
         [f"{candidate}: not found" for candidate in candidates]
-        + ["no config file: pass -c FILE or set $PLANE_SYNC_CONFIG "
-           "(config.example.yaml shows every key)"]
+        + [f"copy config.example.yaml (every key, with comments) to {candidates[0]}, "
+           "or pass -c FILE or set $PLANE_SYNC_CONFIG; `plane-sync demo` needs no config"]
     )
 
 
