@@ -45,6 +45,30 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
               f"{len(r.skipped)} skipped, {len(r.failed)} failed", file=out)
     for p in problems:
         print(f"{p.label}  {p.path}\n  {p.kind.upper():<12} {p.reason}", file=out)
+    print(totals_line(reports, problems, dry_run=dry_run), file=out)
+
+
+def totals_line(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
+                dry_run: bool) -> str:
+    """One closing line: the counts over every folder, and whether anything needs a look."""
+    verb = "would upload" if dry_run else "uploaded"
+    dverb = "would delete" if dry_run else "deleted"
+    failed = sum(len(r.failed) for r in reports)
+    waiting = sum(len(r.waiting) for r in reports)
+    broken = sum(1 for r in reports if r.unavailable or r.error) + sum(
+        1 for p in problems if p.kind != "unmapped")
+    parts = [f"{len(reports)} folder(s)", f"{sum(len(r.uploaded) for r in reports)} {verb}",
+             f"{sum(len(r.deleted) for r in reports)} {dverb}",
+             f"{sum(len(r.skipped) for r in reports)} skipped", f"{failed} failed"]
+    if waiting:
+        parts.append(f"{waiting} waiting")
+    if broken:
+        parts.append(f"{broken} folder(s) not synced")
+    held = sum(1 for r in reports if r.held)
+    if held:
+        parts.append(f"deletions held back in {held} folder(s)")
+    line = ("Dry run, nothing changed: " if dry_run else "Total: ") + ", ".join(parts)
+    return line + (" (see above)" if failed or broken or held else "")
 
 
 def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,

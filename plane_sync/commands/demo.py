@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
                 path.write_text(text.format(ident=ident), encoding="utf-8")
         config = parse_config(_demo_config_text(emu, folder, base / "state"),
                               source="<demo>", env={})
-        print(f"Plane emulator at {emu.url} (workspace {emu.workspace}, work item {ident})")
-        print(f"Watching {folder}\nDrop files in; Ctrl-C stops.\n", flush=True)
+        print(f"Plane emulator at {emu.url} (workspace {emu.workspace}, work item {ident}); "
+              "it lives only as long as this demo.")
+        print(f"Watching {folder}\nDrop files in: each is uploaded to {ident} once it has "
+              "not changed for a second. Ctrl-C stops.\n", flush=True)
 
         def show(report: PassReport) -> None:
             for rel, size in report.uploaded:
@@ -65,8 +68,15 @@ def run(args: argparse.Namespace) -> int:
         daemon.install_signal_handlers()
         code = daemon.run()
         listed = emu.attachments(emu.work_items[0]["id"])
-        print(f"\n{ident} has {len(listed)} attachment(s):")
+        print(f"\n{ident} has {len(listed)} attachment(s) (files in subfolders are named "
+              "\"sub \u2044 file\"):")
         for row in listed:
             print(f"  {row['attributes']['name']} ({human_size(row['attributes']['size'])})")
+        if args.folder:
+            shutil.rmtree(base, ignore_errors=True)  # only the demo's state was in there
+        else:
+            print(f"\nThe demo folder is left in {base} (remove it with: rm -r {base}).")
+        print("Next: copy config.example.yaml to ~/.config/plane-sync/config.yaml, "
+              "then plane-sync check.")
         sys.stdout.flush()
         return code
