@@ -22,6 +22,7 @@ from plane_sync.config_folders import (
     SETTING_KEYS,
     Settings,
     check_folder_overlaps,
+    check_secret_files,
     read_folders,
     read_settings,
 )
@@ -128,7 +129,8 @@ def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
                            f"got {show(data)}"], source=source)
     root = Section(data, "", problems, env, base_dir)
     root.check_keys(_TOP_KEYS)
-    plane = _read_plane(root, warnings, file_mode, source)
+    secret_files: list[tuple[str, Path, str]] = []
+    plane = _read_plane(root, warnings, file_mode, source, secret_files)
     state_dir = root.path("state_dir") or _default_state_dir(env)
     defaults_section = root.section("defaults")
     if defaults_section is not None:
@@ -136,6 +138,7 @@ def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
     defaults = read_settings(defaults_section, Settings())
     folders = read_folders(root, defaults)
     check_folder_overlaps(folders, state_dir, problems)
+    check_secret_files(folders, secret_files, problems)
     log = _read_log(root.section("log"))
     if problems or plane is None:
         raise ConfigError(problems.items, source=source)
@@ -154,7 +157,7 @@ def _default_state_dir(env: Mapping[str, str]) -> Path:
 
 
 def _read_plane(root: Section, warnings: list[str], file_mode: int | None,
-                source: str) -> PlaneSettings | None:
+                source: str, secret_files: list[tuple[str, Path, str]]) -> PlaneSettings | None:
     sec = root.section("plane", required=True)
     if sec is None:
         return None
@@ -165,7 +168,7 @@ def _read_plane(root: Section, warnings: list[str], file_mode: int | None,
         sec.problem("workspace", f"{show(workspace)} is not a workspace slug "
                     "(the part after the host in Plane's web address, e.g. acme)")
         workspace = None
-    api_key = _read_api_key(sec, warnings, file_mode, source)
+    api_key = _read_api_key(sec, warnings, file_mode, source, secret_files)
     ca_bundle = sec.path("ca_bundle")
     if ca_bundle is not None and not ca_bundle.is_file():
         sec.problem("ca_bundle", f"{ca_bundle} is not a file")
@@ -219,7 +222,8 @@ def _read_url(sec: Section, warnings: list[str]) -> str | None:
 
 
 def _read_api_key(sec: Section, warnings: list[str], file_mode: int | None,
-                  source: str) -> str | None:
+                  source: str, secret_files: list[tuple[str, Path, str]]) -> str | None:
+    """The key; files that hold it go to ``secret_files`` (they must never be synced)."""
     if "api_key" in sec and "api_key_file" in sec:
         sec.problem(None, "give either api_key or api_key_file, not both")
         return None
@@ -229,6 +233,9 @@ def _read_api_key(sec: Section, warnings: list[str], file_mode: int | None,
     if "api_key" in sec:
         key = sec.text("api_key", required=True, secret=True)
         place = "api_key"
+        if key is not None and file_mode is not None and "api_key" in sec.literal_secrets:
+            secret_files.append((sec.at(place), Path(source),
+                                 "this config file, which holds the API key"))
         if key is not None and file_mode is not None and "api_key" in sec.literal_secrets \
                 and file_mode & stat.S_IROTH:
             warnings.append(f"{source}: every user can read this file and it holds the API key; "
@@ -247,6 +254,7 @@ def _read_api_key(sec: Section, warnings: list[str], file_mode: int | None,
         except UnicodeDecodeError:
             sec.problem(place, f"{key_file} is not UTF-8 text")
             return None
+        secret_files.append((sec.at(place), key_file, "the API key file"))
         if mode & stat.S_IROTH:
             warnings.append(f"{sec.at(place)}: every user can read {key_file}, which holds "
                             f"the API key; run chmod 600 {key_file}")

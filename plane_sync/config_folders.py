@@ -20,6 +20,7 @@ from plane_sync.config_types import (
     WatchMode,
 )
 from plane_sync.config_values import normalize_identifier, normalize_uuid, show
+from plane_sync.ignore import IgnoreRules
 
 SETTING_KEYS = ("include", "exclude", "exclude_defaults", "recurse", "on_change", "on_delete",
                 "watch", "poll_interval", "settle", "rescan_interval")
@@ -177,6 +178,39 @@ def check_folder_overlaps(folders: list[tuple[FolderConfig, str]], state_dir: Pa
             if label is not None and label == _target_label(other.target):
                 problems.add(place, f"maps to the same work item as {other_place} ({label}); "
                              "two folders would fight over which files are deleted")
-        if state_dir.is_relative_to(folder.path):
+        # Real paths: a state_dir given through a symlink into the folder is inside it too.
+        if state_dir.is_relative_to(folder.path) or \
+                Path(os.path.realpath(state_dir)).is_relative_to(real[index]):
             problems.add("state_dir", f"{state_dir} is inside {place} ({folder.path}); "
                          "the state database would be synced")
+
+
+def would_sync(folder: FolderConfig, real_root: Path, file: Path) -> bool:
+    """Whether a scan of ``folder`` would take ``file`` (a real path), by its rules."""
+    real_file = Path(os.path.realpath(file))
+    if not real_file.is_relative_to(real_root) or real_file == real_root:
+        return False
+    parts = real_file.relative_to(real_root).parts
+    if len(parts) > 1 and not folder.recurse:
+        return False
+    try:
+        rules = IgnoreRules(folder.include, folder.exclude)
+    except ValueError:
+        return True  # cannot tell: assume the worst
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts))]
+    if any(rules.ignores(prefix, True) for prefix in prefixes):
+        return False
+    return not rules.ignores("/".join(parts), False)
+
+
+def check_secret_files(folders: list[tuple[FolderConfig, str]],
+                       secrets: list[tuple[str, Path, str]], problems: Problems) -> None:
+    """A file holding the API key must never be synced: it would become an attachment
+    that every member of the project can download. ``secrets``: (place, path, what)."""
+    for folder, place in folders:
+        real_root = Path(os.path.realpath(folder.path))
+        for secret_place, path, what in secrets:
+            if would_sync(folder, real_root, path):
+                problems.add(secret_place, f"{path} ({what}) is inside {place} "
+                             f"({folder.path}) and would be uploaded to Plane: move it out "
+                             "of the folder, or exclude it")
