@@ -47,8 +47,15 @@ def make_timeout(timeout: float) -> httpx.Timeout:
 
 
 def make_verify(ca_bundle: str | None) -> ssl.SSLContext:
-    """TLS verification is always on; a custom CA bundle only adds trust anchors."""
-    return ssl.create_default_context(cafile=ca_bundle)
+    """TLS verification is always on; a custom CA bundle only adds trust anchors.
+
+    ``create_default_context(cafile=...)`` would trust *only* the bundle: a Plane behind a
+    private CA could then not reach a storage host with a public certificate (S3).
+    """
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
 
 
 def json_body(response: httpx.Response) -> Any:
