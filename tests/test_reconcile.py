@@ -335,3 +335,8 @@ def test_reconcile_is_pure() -> None:
     allowed = {"__future__", "posixpath", "collections", "collections.abc", "dataclasses",
                "typing", "plane_sync.identity", "plane_sync.mime", "plane_sync.models"}
     assert imported <= allowed, imported - allowed
+    # ...and no I/O, clock or output through builtins either.
+    impure = {"open", "print", "input", "__import__", "exec", "eval", "breakpoint"}
+    called = {node.func.id for node in ast.walk(tree)
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert not called & impure, called & impure

@@ -277,3 +277,29 @@ def test_file_truncated_while_sending_is_detected(emulator: Emulator, client: Pl
     assert info.value.step == "storage" and "1000 of 200000" in info.value.message
     [row] = emulator.attachments(item.id, include_pending=True, include_deleted=True)
     assert row["deleted_at"] is not None and not row["is_uploaded"]
+
+
+def test_multipart_body_sends_every_field_verbatim_in_order_and_the_file_last() -> None:
+    # S3 ignores fields after the file part: order matters, and values must be untouched.
+    import email.parser
+    import io as _io
+
+    from plane_sync.storage import FileBody
+
+    fields = {"Content-Type": "text/plain", "key": "ws/abc-ü n.txt", "x-amz-algorithm": "A",
+              "x-amz-credential": "c/1/r/s3/aws4_request", "x-amz-date": "20261129T000000Z",
+              "policy": "eyJ9", "x-amz-signature": "f00"}
+    data = b"hello world"
+    body = FileBody(fields, _io.BytesIO(data), filename="a.txt", content_type="text/plain",
+                    size=len(data))
+    raw = b"".join(body)
+    assert len(raw) == body.length
+    message = email.parser.BytesParser().parsebytes(
+        f"Content-Type: {body.content_type}\r\n\r\n".encode() + raw)
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    names = [p.get_param("name", header="content-disposition") for p in parts]
+    assert names == [*fields, "file"]
+    values = [p.get_payload(decode=True) for p in parts]
+    assert values[:-1] == [v.encode() for v in fields.values()]
+    assert values[-1] == data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -15,6 +16,9 @@ from typing import Any
 from plane_sync.emulator import Emulator
 
 from .conftest import REPO, DaemonFactory, attached_names, folder_entry, wait_until
+
+# Linux's SO_TIMESTAMP (the socket module does not export it): datagrams stamped on arrival.
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)
 
 
 def _files(folder: Path, count: int, prefix: str = "f") -> list[str]:
@@ -104,14 +108,25 @@ def test_sd_notify_ready_status_watchdog_stopping_in_order(
     sock.bind(str(sock_path))
     sock.settimeout(0.2)
     messages: list[str] = []
+    ready_at: list[float] = []
     done = threading.Event()
+
+    # The kernel stamps each datagram as it arrives: no thread scheduling in the figure.
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
 
     def receive() -> None:
         while not done.is_set():
             try:
-                messages.extend(sock.recv(4096).decode().splitlines())
+                data, ancillary, _, _ = sock.recvmsg(4096, 256)
             except TimeoutError:
                 continue
+            lines = data.decode().splitlines()
+            if "READY=1" in lines and not ready_at:
+                for level, kind, payload in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP:
+                        seconds, micros = struct.unpack("ll", payload[:16])
+                        ready_at.append(seconds + micros / 1e6)
+            messages.extend(lines)
 
     receiver = threading.Thread(target=receive, daemon=True)
     receiver.start()
@@ -131,6 +146,10 @@ def test_sd_notify_ready_status_watchdog_stopping_in_order(
         sock.close()
     ready = messages.index("READY=1")
     stopping = messages.index("STOPPING=1")
+    # READY once the watchers are up, before the catch-up pass asks Plane anything.
+    first_list = min(r.time for r in emu.requests()
+                     if r.method == "GET" and r.path.endswith("/attachments/"))
+    assert ready_at[0] < first_list
     statuses = [i for i, m in enumerate(messages) if m.startswith("STATUS=")]
     assert any(ready < i < stopping for i in statuses), messages
     assert "STATUS=idle, watching" in messages

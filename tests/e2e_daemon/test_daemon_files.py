@@ -157,7 +157,9 @@ def test_poll_mode_attaches_new_and_changed_files(
     folder = tmp_path / "share"
     folder.mkdir()
     (folder / "old.txt").write_bytes(b"old")
-    daemon = daemon_factory([folder_entry(folder, item["identifier"])], watch="poll",
+    # The rescan is far beyond the wait below: only the poller can find the changes.
+    daemon = daemon_factory([folder_entry(folder, item["identifier"],
+                                          rescan_interval="1h")], watch="poll",
                             poll_interval=1.0, settle=0.3)
     daemon.start()
     added = daemon.wait_event("watch.added")
