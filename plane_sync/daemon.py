@@ -19,9 +19,11 @@ SIGTERM/SIGINT stop taking work and leave the running upload ``stop_deadline`` s
 finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
 reloads the config (an invalid one is refused, the old one keeps running).
 
-Plane unreachable, 5xx or 429 after the client's retries: back off (5 s doubling to 5 min) and
-keep running. A rejected API key ends the run: :meth:`Daemon.run` raises the ``AuthError`` after
-cleaning up, and the CLI turns it into exit code 3.
+Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
+(5xx, unreachable, expired policies): back off (5 s doubling to 5 min) and keep running; the
+interrupted pass runs again after the backoff. A rejected API key ends the run:
+:meth:`Daemon.run` raises the ``AuthError`` after cleaning up, and the CLI turns it into exit
+code 3.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from plane_sync.batching import Batch, ChangeQueue
 from plane_sync.config import load_config
 from plane_sync.config_types import Config, FolderConfig, SubfolderTarget
 from plane_sync.engine import Engine, PassReport, Progress
-from plane_sync.errors import AuthError, ConfigError, PlaneError, StateError
+from plane_sync.errors import AuthError, ConfigError, PlaneError, StateError, UploadError
 from plane_sync.plane import PlaneClient
 from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.sdnotify import Notifier
@@ -288,7 +290,7 @@ class Daemon:
             return
         if not isinstance(run.folder.target, SubfolderTarget):
             for key in run.targets:
-                self._dirty.setdefault(key, now)
+                self._mark_dirty(key, now)
             return
         if batch.paths is None:
             run.next_rescan = now
@@ -297,7 +299,7 @@ class Daemon:
             top = path.split("/", 1)[0]
             key = f"{run.folder.key}/{top}"
             if key in run.targets:
-                self._dirty.setdefault(key, now)
+                self._mark_dirty(key, now)
             else:  # a new or renamed subfolder: map the folder again
                 run.next_rescan = now
 
@@ -320,7 +322,7 @@ class Daemon:
         else:
             run.unresolved_retry = 0.0
         for key in run.targets:
-            self._dirty.setdefault(key, now)
+            self._mark_dirty(key, now)
 
     def _resolve(self, run: _FolderRun) -> bool:
         assert self._client is not None
@@ -385,17 +387,23 @@ class Daemon:
         except AuthError as exc:
             self._fatal(exc)
             return False
-        except (PlaneError, StateError) as exc:
+        except (PlaneError, UploadError, StateError) as exc:
+            # UploadError only when the storage host failed (Engine.raise_server_errors).
             self._plane_trouble(exc)
-            self._dirty.setdefault(target.key, time.monotonic())
+            self._mark_dirty(target.key, time.monotonic())
             return False
         self._backoff = 0.0
         later = time.monotonic()
+        # One line per pass (debug): lets a soak test hold passes against list requests.
+        log.debug("sync.pass", folder=str(target.root), work_item=target.label,
+                  uploaded=len(report.uploaded), deleted=len(report.deleted),
+                  failed=len(report.failed), waiting=len(report.waiting),
+                  ms=round((later - now) * 1000))
         waiting = {path for path, _ in report.waiting}
         settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
-            self._dirty[target.key] = later + max(target.folder.settle, 0.2)
+            self._mark_dirty(target.key, later + max(target.folder.settle, 0.2))
         if report.failed:
             self._schedule_retry(target, later)
         if self.on_pass is not None:
@@ -409,8 +417,12 @@ class Daemon:
                if not f.permanent and f.next_retry_at is not None]
         if due:
             wall_delay = max(min(due) - time.time(), 1.0)
-            when = now + wall_delay
-            self._dirty[target.key] = min(self._dirty.get(target.key, when), when)
+            self._mark_dirty(target.key, now + wall_delay)
+
+    def _mark_dirty(self, key: str, when: float) -> None:
+        """Run a pass over ``key`` at ``when`` at the latest. The earlier time wins: a change
+        must not wait behind a failed file's retry time (a minute or more away)."""
+        self._dirty[key] = min(self._dirty.get(key, when), when)
 
     def _plane_trouble(self, exc: Exception) -> None:
         self._backoff = min(max(self._backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)

@@ -30,6 +30,7 @@ from plane_sync.errors import (
     PlaneUnreachable,
     RateLimited,
     ServerError,
+    StorageRejected,
     UploadError,
 )
 from plane_sync.ignore import IgnoreRules
@@ -95,6 +96,8 @@ class Engine:
         # True (the daemon): a 5xx/429 left after the client's retries is the server's
         # trouble, not the file's: raise it (the caller backs off and comes back) instead
         # of parking the file on the per-file retry schedule (first retry after 60 s).
+        # The same for a storage host that fails (see _storage_trouble) and for failed
+        # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
         self._hash_caches: dict[str, FolderHashCache] = {}
         # Intents left by an earlier process: evidence of our own crashed creates.
@@ -206,6 +209,8 @@ class Engine:
                 except (AuthError, PlaneUnreachable):
                     raise
                 except PlaneError as exc:
+                    if self.raise_server_errors and isinstance(exc, ServerError | RateLimited):
+                        raise  # the daemon backs off and comes back to this pass
                     # Keep the entry and try again next pass; the sync itself can go on.
                     log.warning("journal.clean_failed", attachment_id=entry.attachment_id,
                                 work_item=target.label, error=str(exc))
@@ -260,6 +265,9 @@ class Engine:
             cause = exc if isinstance(exc, PlaneError) else exc.__cause__
             if self.raise_server_errors and isinstance(cause, ServerError | RateLimited):
                 raise cause from exc
+            if self.raise_server_errors and isinstance(exc, UploadError) \
+                    and _storage_trouble(exc):
+                raise
             failure = self.state.record_failure(target.key, file.rel_path, str(exc), now=now)
             log.error("upload.failed", folder=str(target.root), path=file.rel_path,
                       work_item=target.label, error=str(exc), attempts=failure.attempts)
@@ -366,6 +374,10 @@ class Engine:
             except (AuthError, PlaneUnreachable):
                 raise
             except PlaneError as exc:
+                if self.raise_server_errors and isinstance(exc, ServerError | RateLimited):
+                    # Nothing schedules a retry of a failed delete (only uploads have
+                    # per-file failures): back off and come back, or it waits for the rescan.
+                    raise
                 report.failed.append((attachment.name, f"could not delete: {exc}"))
                 return
             log.info("attachment.deleted", folder=str(target.root), name=attachment.name,
@@ -407,6 +419,18 @@ class Engine:
             last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
             pending=len(report.waiting), failed=len(report.failed),
             skipped=len(report.skipped), state=state, reason=reason))
+
+
+def _storage_trouble(exc: UploadError) -> bool:
+    """Whether the storage host, not this file, made the upload fail: it kept answering
+    5xx, could not be reached, or Plane handed out an already expired policy (its clock).
+    Any other file would fail the same way, so the daemon backs off as a whole instead of
+    parking the file on the per-file schedule (a minute, doubling up to hours)."""
+    if isinstance(exc, StorageRejected):
+        return exc.status >= 500 or (exc.status == 403
+                                     and "policy expired" in exc.message.lower())
+    # A plain storage-step UploadError: the storage host could not be reached.
+    return type(exc) is UploadError and exc.step == "storage"
 
 
 def _deletions_safe(scan: ScanResult) -> bool:
