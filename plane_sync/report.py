@@ -20,7 +20,7 @@ def human_size(n: float) -> str:
 
 
 def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
-                  dry_run: bool, out: TextIO = sys.stdout) -> None:
+                  dry_run: bool, out: TextIO = sys.stdout, totals: bool = True) -> None:
     verb = "would upload" if dry_run else "uploaded"
     dverb = "would delete" if dry_run else "deleted"
     for r in reports:
@@ -45,7 +45,8 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
               f"{len(r.skipped)} skipped, {len(r.failed)} failed", file=out)
     for p in problems:
         print(f"{p.label}  {p.path}\n  {p.kind.upper():<12} {p.reason}", file=out)
-    print(totals_line(reports, problems, dry_run=dry_run), file=out)
+    if totals:
+        print(totals_line(reports, problems, dry_run=dry_run), file=out)
 
 
 def totals_line(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,

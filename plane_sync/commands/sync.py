@@ -9,10 +9,12 @@ import argparse
 import sys
 
 from plane_sync.config_types import Config
-from plane_sync.engine import Engine, PassReport
+from plane_sync.engine import Engine, PassReport, Progress
 from plane_sync.report import TerminalProgress, print_reports, reports_json
 from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
-from plane_sync.targets import WorkItemResolver, resolve_targets
+from plane_sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+
+EXIT_INTERRUPTED = 130
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -24,13 +26,24 @@ def run(config: Config, args: argparse.Namespace) -> int:
                                                 WorkItemResolver(client, dry_run=dry_run))
             show_progress = sys.stderr.isatty() and not args.json
             terminal = TerminalProgress() if show_progress else None
+            counter = UploadCounter(terminal.progress() if terminal else Progress())
             engine = Engine(client, state, size_limit=size_limit_for(config, client),
                             external_source=config.plane.external_source, dry_run=dry_run,
-                            progress=terminal.progress() if terminal else None)
+                            progress=counter.progress())
             reports: list[PassReport] = []
+            current: Target | None = None
             try:
                 for target in targets:
+                    current = target
+                    counter.files_in_target = 0
                     reports.append(engine.sync_target(target))
+            except KeyboardInterrupt:
+                if terminal:
+                    terminal.finish()
+                    terminal = None
+                _print_interrupted(reports, problems, current, counter.files_in_target,
+                                   dry_run=dry_run, as_json=args.json)
+                return EXIT_INTERRUPTED
             finally:
                 if terminal:
                     terminal.finish()
@@ -44,3 +57,36 @@ def run(config: Config, args: argparse.Namespace) -> int:
     else:
         print_reports(reports, problems, dry_run=dry_run)
     return code
+
+
+class UploadCounter:
+    """Counts the uploads of the folder being synced (for the Ctrl-C message), passing every
+    call on to ``inner`` (the terminal's progress line, or nothing)."""
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self.files_in_target = 0
+
+    def progress(self) -> Progress:
+        return Progress(on_plan=self.inner.on_plan, on_file_done=self._done)
+
+    def _done(self, nbytes: int) -> None:
+        self.files_in_target += 1
+        self.inner.on_file_done(nbytes)
+
+
+def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],
+                       current: Target | None, files_done: int, *, dry_run: bool,
+                       as_json: bool) -> None:
+    """Ctrl-C: show the folders finished so far; the rest is for the next sync."""
+    if as_json:
+        print(reports_json(reports, problems, dry_run=dry_run, exit_code=EXIT_INTERRUPTED))
+    else:
+        print_reports(reports, problems, dry_run=dry_run, totals=False)
+    where = ""
+    if current is not None:
+        verb = "would have been uploaded" if dry_run else "uploaded"
+        where = (f" while syncing {current.label} ({current.root}), "
+                 f"{files_done} file(s) of it {verb}")
+    print(f"plane-sync: interrupted{where}; what is uploaded stays uploaded, "
+          "the next sync does the rest", file=sys.stderr)
