@@ -151,6 +151,8 @@ def test_daemon_survives_a_hostile_plane(emu: Emulator, daemon_factory: DaemonFa
             emu.faults.set(seed=seed, **settings)
             time.sleep(seconds)
             if name == HEALTHY:
+                # Fails when the daemon sits on a failed file's retry time (a minute)
+                # instead of syncing the changes that keep coming in.
                 daemon.wait_event("sync.pass", timeout=40, where=_after(started))
                 midway_recovery = time.time() - started
             windows[name] = (started, time.time())
