@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from plane_sync import __version__
 from plane_sync.errors import AuthError, ConfigError, PlaneSyncError, PlaneUnreachable
@@ -141,7 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return emulator_main(args_list[1:])
     args = build_parser().parse_args(args_list)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is handled below
+        return code
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_CONFIG
@@ -154,15 +157,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlaneSyncError as exc:
         print(f"plane-sync: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # the machine's fault, not a bug: no traceback
+        if isinstance(exc, BrokenPipeError):
+            return _stdout_gone()
+        where = f": {os.fsdecode(exc.filename)}" if exc.filename is not None else ""
+        print(f"plane-sync: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("plane-sync: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # stdout was closed early (e.g. `plane-sync status | head`): not an error of ours.
-        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+
+
+def _stdout_gone() -> int:
+    """stdout was closed early (``plane-sync status | head``): not an error of ours. Point
+    stdout at /dev/null so that the interpreter's last flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_OK
 
 
 def _print_config_error(exc: ConfigError) -> None:
@@ -192,8 +203,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or default_level, args.log_format or config.log.format,
                       secrets=(config.plane.api_key,))
     module = importlib.import_module(CONFIG_COMMANDS[args.command])
-    code: int = module.run(config, args)
+    try:
+        code: int = module.run(config, args)
+    except OSError as exc:
+        if exc.filename is None or not _related(Path(os.fsdecode(exc.filename)),
+                                                config.state_dir):
+            raise
+        raise ConfigError([f"state_dir: cannot use {config.state_dir}: {exc.strerror} "
+                           f"({os.fsdecode(exc.filename)})"], source=str(config.source)) from None
     return code
+
+
+def _related(path: Path, state_dir: Path) -> bool:
+    """``path`` is the state directory, inside it, or one of its parents."""
+    return path == state_dir or path.is_relative_to(state_dir) or state_dir.is_relative_to(path)
 
 
 if __name__ == "__main__":

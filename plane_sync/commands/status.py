@@ -69,6 +69,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
+    # Exit 0 even when files failed: status reports, sync and check signal.
     d = info["daemon"]
     if d["running"]:
         stale = " (no progress report for a while)" if d["stale"] else ""
@@ -76,7 +77,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
     else:
         print("daemon: not running")
     if not info["folders"]:
-        print("no folder has been synced yet")
+        print("no folder has been synced yet: run plane-sync sync, or start the daemon "
+              "(plane-sync run)")
     for f in info["folders"]:
         print(f"\n{f['work_item']}  {f['path']}")
         print(f"  state: {f['state']}" + (f" ({f['reason']})" if f["reason"] else ""))
