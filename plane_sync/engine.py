@@ -309,8 +309,10 @@ class Engine:
                 created_at=self.clock()))
 
         try:
+            # root: the file is opened through the folder's directory chain, refusing a
+            # directory swapped for a symlink since the scan (nothing outside is ever read).
             result = upload_file(
-                self.client, work_item, target.root / file.rel_path, name=action.name,
+                self.client, work_item, file.rel_path, root=target.root, name=action.name,
                 mime_type=action.mime_type, size=file.size, sha256=file.sha256,
                 external_id=action.external_id, external_source=self.external_source,
                 size_limit=self.size_limit, on_created=journal)

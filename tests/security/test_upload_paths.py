@@ -186,3 +186,41 @@ def test_a_hard_link_to_a_file_outside_is_the_users_own_file(tmp_path: Path) -> 
     assert file.sha256 == hashlib.sha256(b"linked content").hexdigest()
     with open_beneath(root, "linked.txt") as opened:
         assert opened.read() == b"linked content"
+
+
+def test_the_engine_opens_through_the_folder_root(
+        emulator: Emulator, client: PlaneClient, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same swap, between the engine's scan and its upload: nothing reaches storage."""
+    from plane_sync import engine as engine_module
+    from plane_sync.config_types import FolderConfig, SingleTarget
+    from plane_sync.engine import Engine
+    from plane_sync.state import StateDB
+    from plane_sync.targets import Target
+
+    root = tmp_path / "folder"
+    make(root / "a" / "report.txt", b"harmless words")
+    make(tmp_path / "outside" / "report.txt", b"private key...")
+    real_plan = engine_module.plan
+
+    def plan_then_swap(*args: Any, **kwargs: Any) -> Any:
+        actions = real_plan(*args, **kwargs)
+        (root / "a" / "report.txt").unlink()
+        (root / "a").rmdir()
+        (root / "a").symlink_to(tmp_path / "outside", target_is_directory=True)
+        return actions
+
+    monkeypatch.setattr(engine_module, "plan", plan_then_swap)
+    folder = FolderConfig(path=root, target=SingleTarget(identifier="PROJ-1"), include=(),
+                          exclude=(), recurse=True, on_change="replace", on_delete="keep",
+                          watch="auto", poll_interval=30.0, settle=0.0, rescan_interval=600.0,
+                          key="folder")
+    state = StateDB(tmp_path / "state.db")
+    try:
+        engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync")
+        report = engine.sync_target(Target(folder, "folder", root, item_of(emulator)))
+    finally:
+        state.close()
+    assert report.uploaded == []
+    assert [r for r in emulator.requests() if r.server == "storage"] == []
+    assert [r.method for r in emulator.requests() if r.method == "POST"] == []
