@@ -59,6 +59,10 @@ BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
 CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
 STOP_DEADLINE = 30.0  # seconds the running upload gets after SIGTERM
 STATUS_REFRESH = 60.0  # rewrite an unchanged activity so `status` can tell a hung daemon
+# The watchdog is fed while the worker shows signs of life (a loop turn, a file scanned, a chunk
+# sent, a file done) within this long: a long upload or a Retry-After wait is not a hang, a
+# deadlock is. systemd restarts a daemon that stayed silent this long plus WatchdogSec.
+STALL_LIMIT = 300.0
 
 
 @dataclass
@@ -98,7 +102,8 @@ class Daemon:
         self._fatal_error: AuthError | None = None
         self._activity = ""
         self._activity_written = 0.0
-        self._last_ping = 0.0
+        self._alive_at = time.monotonic()
+        self._heartbeat: threading.Thread | None = None
         self._initial_sync_done = False
         self._stop_signal = ""
 
@@ -151,6 +156,9 @@ class Daemon:
                     log.info("daemon.stopping", signal=self._stop_signal,
                              deadline=self.stop_deadline)
                 self._set_activity("stopped")
+                self._stop.set()  # ends the heartbeat
+                if self._heartbeat is not None:
+                    self._heartbeat.join()
                 self.notifier.stopping()
                 self.watcher.stop()
                 self._client.close()
@@ -167,6 +175,7 @@ class Daemon:
             self._add_folder(folder)
         self.watcher.start()
         self.notifier.ready()
+        self._start_heartbeat()
         log.info("daemon.ready", folders=len(self._folders))
         self._set_activity("initial sync")
         now = time.monotonic()
@@ -181,7 +190,7 @@ class Daemon:
                 break
             self._became_idle()
             self.queue.wait(timeout=self._sleep_time(time.monotonic()))
-            self._ping_watchdog()
+            self._touch()
         return EXIT_OK
 
     def _became_idle(self) -> None:
@@ -365,7 +374,8 @@ class Daemon:
             self._engine = Engine(self._client, self._state,
                                   size_limit=size_limit_for(self.config, self._client),
                                   external_source=self.config.plane.external_source,
-                                  progress=Progress(on_file_done=lambda n: self._ping_watchdog()),
+                                  progress=Progress(on_file_done=lambda n: self._touch(),
+                                                    on_bytes=lambda n: self._touch()),
                                   stop=self._stop, raise_server_errors=True)
         return self._engine
 
@@ -375,6 +385,7 @@ class Daemon:
         settler = self._settler_for(target.folder)
 
         def settled(rel_path: str, st: os.stat_result) -> bool:
+            self._touch()  # called per file: a long scan is progress too
             verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
                                       st.st_ctime_ns)
             if verdict == "forced":
@@ -457,14 +468,29 @@ class Daemon:
         wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
         return max(wait, 0.05)
 
-    def _ping_watchdog(self) -> None:
-        """WATCHDOG=1 from this thread only (a hung loop must miss its ping), at most twice
-        per interval."""
+    def _touch(self) -> None:
+        """The worker is alive (see STALL_LIMIT)."""
+        self._alive_at = time.monotonic()
+
+    def _start_heartbeat(self) -> None:
         interval = self.notifier.watchdog_interval()
-        now = time.monotonic()
-        if interval is not None and now - self._last_ping >= interval / 2:
-            self._last_ping = now
-            self.notifier.watchdog()
+        if interval is None:
+            return
+
+        def beat() -> None:
+            stalled = False
+            while not self._stop.wait(interval):
+                quiet = time.monotonic() - self._alive_at
+                if quiet < STALL_LIMIT:
+                    self.notifier.watchdog()
+                    stalled = False
+                elif not stalled:
+                    stalled = True
+                    log.error("daemon.stalled", seconds=round(quiet),
+                              note="no progress; the systemd watchdog will restart the daemon")
+
+        self._heartbeat = threading.Thread(target=beat, name="watchdog", daemon=True)
+        self._heartbeat.start()
 
     def _set_activity(self, activity: str) -> None:
         now = time.monotonic()

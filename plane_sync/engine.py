@@ -76,6 +76,7 @@ class Progress:
 
     on_plan: Callable[[int, int], None] = lambda files, total_bytes: None
     on_file_done: Callable[[int], None] = lambda nbytes: None
+    on_bytes: Callable[[int], None] = lambda nbytes: None  # each chunk sent to storage
 
 
 class Engine:
@@ -113,7 +114,8 @@ class Engine:
         folder = target.folder
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
-                           settle_ns=int(settle * 1e9), settled=settled)
+                           settle_ns=int(settle * 1e9), settled=settled,
+                           hash_limit=self.size_limit)
         if not scan.available:
             # Missing or unreadable (an unmounted share looks like this): nothing to upload
             # and nothing may be deleted, so Plane is not even asked.
@@ -315,7 +317,8 @@ class Engine:
                 self.client, work_item, file.rel_path, root=target.root, name=action.name,
                 mime_type=action.mime_type, size=file.size, sha256=file.sha256,
                 external_id=action.external_id, external_source=self.external_source,
-                size_limit=self.size_limit, on_created=journal)
+                size_limit=self.size_limit, on_created=journal,
+                on_progress=self.progress.on_bytes)
         except LocalFileError:
             # Refused before anything was sent to Plane: there is nothing to remember.
             self.state.intent_remove(*key)

@@ -126,7 +126,8 @@ SettledCheck = Callable[[str, os.stat_result], bool]
 def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
                 cache: HashCache | None = None, settle_ns: int = 0,
                 now_ns: int | None = None, cross_mounts: bool = False,
-                settled: SettledCheck | None = None) -> ScanResult:
+                settled: SettledCheck | None = None,
+                hash_limit: int | None = None) -> ScanResult:
     """List and hash the regular files under ``root`` that ``rules`` keep.
 
     A missing, non-directory or unreadable root gives ``available=False`` (this is how
@@ -134,6 +135,8 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
     ago (by ``now_ns``, default the current time) are reported as ``changing``; when
     ``settled(rel_path, stat)`` is given it decides instead (the daemon's Settler, which
     watches size and mtime over time and so does not trust a file server's clock).
+    Files larger than ``hash_limit`` are listed unhashed (empty sha256/md5): they are over
+    Plane's size limit and will only be skipped, so reading gigabytes would be wasted.
     """
     try:
         root_fd = os.open(root, _DIR_FLAGS)
@@ -141,7 +144,7 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
         return _unavailable(root, exc)
     try:
         walker = _Walker(rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
-                         settled=settled,
+                         settled=settled, hash_limit=hash_limit,
                          now_ns=time.time_ns() if now_ns is None else now_ns,
                          cross_mounts=cross_mounts, root_stat=os.fstat(root_fd),
                          mount_points=set() if cross_mounts else _mount_points_below(root))
@@ -195,7 +198,8 @@ def _printable(rel_path: str) -> str:
 
 class _Walker:
     def __init__(self, rules: IgnoreRules, *, recurse: bool, cache: HashCache | None,
-                 settle_ns: int, settled: SettledCheck | None, now_ns: int,
+                 settle_ns: int, settled: SettledCheck | None, hash_limit: int | None,
+                 now_ns: int,
                  cross_mounts: bool,
                  root_stat: os.stat_result, mount_points: set[str]) -> None:
         self.rules = rules
@@ -203,6 +207,7 @@ class _Walker:
         self.cache = cache
         self.settle_ns = settle_ns
         self.settled = settled
+        self.hash_limit = hash_limit
         self.now_ns = now_ns
         self.cross_mounts = cross_mounts
         self.root_dev = root_stat.st_dev
@@ -266,6 +271,10 @@ class _Walker:
         elif self.settle_ns and abs(self.now_ns - st.st_mtime_ns) < self.settle_ns:
             # abs(): an mtime slightly in the future (clock skew on a share) waits too.
             self.problem(rel, "changing", "modified moments ago: waiting for it to settle")
+            return
+        if self.hash_limit is not None and st.st_size > self.hash_limit:
+            self.files.append(LocalFile(rel_path=rel, size=st.st_size,
+                                        mtime_ns=st.st_mtime_ns, sha256="", md5=""))
             return
         key = FileKey(rel, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         cached = self.cache.get(key) if self.cache is not None else None

@@ -67,12 +67,14 @@ class FileBody:
     """
 
     def __init__(self, fields: Mapping[str, str], file: BinaryIO, *, filename: str,
-                 content_type: str, size: int) -> None:
+                 content_type: str, size: int,
+                 on_chunk: Callable[[int], None] | None = None) -> None:
         self.boundary = uuid.uuid4().hex
         self.file = file
         self.size = size
         self.sha256 = hashlib.sha256()
         self.sent = 0
+        self.on_chunk = on_chunk  # progress, e.g. the daemon's liveness for its watchdog
         parts = []
         for name, value in fields.items():
             parts.append(self._header(name) + b"\r\n" + value.encode("utf-8") + b"\r\n")
@@ -102,6 +104,8 @@ class FileBody:
             self.sha256.update(chunk)
             self.sent += len(chunk)
             left -= len(chunk)
+            if self.on_chunk is not None:
+                self.on_chunk(len(chunk))
             yield chunk
         yield self.tail
 

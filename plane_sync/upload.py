@@ -153,11 +153,14 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
                 external_id: str | None = None, external_source: str | None = None,
                 size_limit: int, on_created: Callable[[str], None] | None = None,
                 storage_client: httpx.Client | None = None,
-                root: str | os.PathLike[str] | None = None) -> UploadResult | CreateConflict:
+                root: str | os.PathLike[str] | None = None,
+                on_progress: Callable[[int], None] | None = None,
+                ) -> UploadResult | CreateConflict:
     """Upload one file as an attachment of ``work_item`` (contract: module docstring).
 
     ``root``: the configured folder ``path`` lies in (``path`` may then also be relative
     to it); give it whenever there is one, so no symlink below it is ever followed.
+    ``on_progress(nbytes)`` runs for every chunk sent to storage.
     """
     path = os.fspath(path)
     started = time.monotonic()
@@ -182,7 +185,7 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
             on_created(ticket.attachment_id)
         sent = _store(client, storage_client or client.storage_client, work_item, ticket,
                       file, path=path, name=name, mime_type=mime_type, size=size,
-                      sha256=sha256)
+                      sha256=sha256, on_progress=on_progress)
     try:
         client.complete_attachment(work_item, ticket.attachment_id)
     except _PASS_THROUGH:
@@ -201,7 +204,7 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
 
 def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
            ticket: UploadTicket, file: BinaryIO, *, path: str, name: str, mime_type: str,
-           size: int, sha256: str) -> int:
+           size: int, sha256: str, on_progress: Callable[[int], None] | None) -> int:
     """Step 2 with retries; on any failure delete the pending attachment, then raise."""
     expires = policy_expiry(ticket.fields)
     host = httpx.URL(ticket.url).host
@@ -211,7 +214,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
         attempt += 1
         file.seek(0)  # the same open file (same inode) on every attempt
         body = FileBody(ticket.fields, file, filename=name, content_type=content_type,
-                        size=size)
+                        size=size, on_chunk=on_progress)
         try:
             resp = post_form(storage, ticket.url, body)
         except ShortFile as exc:

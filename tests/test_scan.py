@@ -373,3 +373,16 @@ def test_bind_mounts_inside_the_folder_are_not_entered(
     assert result.complete
     crossing = scan_folder(folder, NO_RULES, cross_mounts=True)
     assert rel_paths(crossing) == ["file-mnt.txt", "mnt/secret.txt", "real.txt"]
+
+
+def test_files_over_the_hash_limit_are_listed_but_never_read(tmp_path: Path) -> None:
+    # They are over Plane's size limit: the planner only skips them, so hashing gigabytes
+    # of video on a share would be wasted.
+    write(tmp_path / "small.txt", b"x" * 10)
+    write(tmp_path / "big.bin", b"y" * 11)
+    cache = MemoryHashCache()
+    result = scan_folder(tmp_path, NO_RULES, cache=cache, hash_limit=10)
+    by_path = {f.rel_path: f for f in result.files}
+    assert by_path["big.bin"].size == 11 and by_path["big.bin"].sha256 == ""
+    assert by_path["small.txt"].sha256 == hashlib.sha256(b"x" * 10).hexdigest()
+    assert len(cache) == 1
