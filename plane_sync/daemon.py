@@ -43,7 +43,14 @@ from plane_sync.batching import Batch, ChangeQueue
 from plane_sync.config import load_config
 from plane_sync.config_types import Config, FolderConfig, SubfolderTarget
 from plane_sync.engine import Engine, PassReport, Progress
-from plane_sync.errors import AuthError, ConfigError, PlaneError, StateError, UploadError
+from plane_sync.errors import (
+    AuthError,
+    ConfigError,
+    Interrupted,
+    PlaneError,
+    StateError,
+    UploadError,
+)
 from plane_sync.plane import PlaneClient
 from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.sdnotify import Notifier
@@ -148,7 +155,7 @@ class Daemon:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
         with StateLock(self.config.state_dir):
             self._state = open_state(self.config)
-            self._client = open_client(self.config)
+            self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
             try:
                 code = self._run()
             finally:
@@ -340,6 +347,8 @@ class Daemon:
         except AuthError as exc:
             self._fatal(exc)
             return False
+        except Interrupted:
+            return False
         except PlaneError as exc:
             self._plane_trouble(exc)
             return False
@@ -397,6 +406,10 @@ class Daemon:
             report = self._engine_for().sync_target(target, settled=settled)
         except AuthError as exc:
             self._fatal(exc)
+            return False
+        except Interrupted:
+            log.info("sync.interrupted", folder=str(target.root), work_item=target.label,
+                     note="stopping; the journal lets the next start finish this pass")
             return False
         except (PlaneError, UploadError, StateError) as exc:
             # UploadError only when the storage host failed (Engine.raise_server_errors).
@@ -467,6 +480,12 @@ class Daemon:
         interval = self.notifier.watchdog_interval()
         wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
         return max(wait, 0.05)
+
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        """Every wait of the Plane client (rate limit, backoff): a stop request ends it, so
+        SIGTERM is not held up by a minute-long Retry-After."""
+        if self._stop.wait(seconds):
+            raise Interrupted("the daemon is stopping")
 
     def _touch(self) -> None:
         """The worker is alive (see STALL_LIMIT)."""

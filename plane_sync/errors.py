@@ -20,7 +20,8 @@ the class to an exit code; nothing below ever includes the API key.
     │   ├── StorageRejected         the storage host refused the POST (policy, size, expiry)
     │   └── FileChangedDuringUpload the bytes sent do not hash to what was declared
     ├── LocalFileError              a local file cannot be uploaded (empty, too large, unreadable)
-    └── StateError                  the state database is unusable
+    ├── StateError                  the state database is unusable
+    └── Interrupted                 a wait was cut short because the daemon is stopping
 """
 
 from __future__ import annotations
@@ -143,3 +144,10 @@ class LocalFileError(PlaneSyncError):
 
 class StateError(PlaneSyncError):
     title = "State database error"
+
+
+class Interrupted(PlaneSyncError):
+    """Raised from a wait (rate limit, backoff) once a stop was requested; what was cut off
+    is journalled, and the next start finishes it."""
+
+    title = "Stopped"

@@ -134,7 +134,7 @@ class PlaneSession:
         throttled = 0
         while True:
             attempt += 1
-            permit = self.limiter.acquire()
+            permit = self.limiter.acquire(self._sleep)
             try:
                 response = self._http.request(method, path, json=json, params=params)
             except httpx.HTTPError as exc:

@@ -78,8 +78,9 @@ class RateLimiter:
 
     # -- the three inputs -------------------------------------------------------------------
 
-    def acquire(self) -> Permit:
-        """Block until a request may be sent, and count it."""
+    def acquire(self, sleep: Callable[[float], None] | None = None) -> Permit:
+        """Block until a request may be sent, and count it. ``sleep`` replaces the limiter's
+        own for this caller (a daemon's sleep that a stop request interrupts)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -88,7 +89,7 @@ class RateLimiter:
                     slot = _Slot(sent_at=now)
                     self._slots.append(slot)
                     return Permit(slot)
-            self._sleep(wait)
+            (sleep or self._sleep)(wait)
 
     def release(self, permit: Permit) -> None:
         """The answer to the permitted request arrived (or it failed): start its window."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -25,11 +27,14 @@ class StateDirBusy(PlaneSyncError):
     title = "Another plane-sync is running"
 
 
-def open_client(config: Config) -> PlaneClient:
+def open_client(config: Config, *, sleep: Callable[[float], None] = time.sleep) -> PlaneClient:
+    """``sleep`` is every wait of the client (rate limit, backoff): the daemon's ends early
+    with Interrupted when it is told to stop."""
     plane = config.plane
     return PlaneClient(plane.url, plane.api_key, plane.workspace, rate_limit=plane.rate_limit,
                        timeout=plane.timeout,
-                       ca_bundle=str(plane.ca_bundle) if plane.ca_bundle else None)
+                       ca_bundle=str(plane.ca_bundle) if plane.ca_bundle else None,
+                       sleep=sleep)
 
 
 def ensure_state_dir(path: Path) -> Path:

@@ -90,6 +90,33 @@ def test_sigterm_during_uploads_exits_0_and_a_restart_completes_the_rest(
                   if r["deleted_at"] is None) == names
 
 
+def test_sigterm_while_waiting_on_the_rate_limit_stops_at_once_and_restart_finishes(
+        emu: Emulator, daemon_factory: DaemonFactory, item: dict[str, Any],
+        tmp_path: Path) -> None:
+    # With 4 requests a minute the daemon soon sits in the limiter for most of a minute: a
+    # stop must cut that wait short, not run into the 30 s deadline's hard exit.
+    folder = tmp_path / "paced"
+    names = _files(folder, 6)
+    daemon = daemon_factory([folder_entry(folder, item["identifier"])])
+    config = daemon_factory.config([folder_entry(folder, item["identifier"])])
+    config["plane"]["rate_limit"] = "4/minute"
+    daemon.write_config(config)
+    daemon.start()
+    daemon.wait_event("upload.done", timeout=60)  # the 4th request completes the first file
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(timeout=45) == 0
+    assert not daemon.events("daemon.deadline")  # stopped by itself, not cut off
+    assert daemon.events("sync.interrupted") and daemon.events("daemon.stopped")
+
+    config["plane"]["rate_limit"] = "100000/minute"
+    daemon.write_config(config)
+    daemon.start()
+    wait_until(lambda: attached_names(emu, item["id"]) == names, 30, "every file attached")
+    assert daemon.stop() == 0
+    everything = emu.attachments(item["id"], include_pending=True, include_deleted=True)
+    assert sorted(r["attributes"]["name"] for r in everything) == names
+
+
 def _status(config_path: Path) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-m", "plane_sync", "status", "-c", str(config_path),
                           "--json"], cwd=REPO, capture_output=True, text=True, timeout=60,
