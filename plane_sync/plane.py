@@ -167,7 +167,7 @@ class PlaneClient:
 
     def me(self) -> dict[str, Any]:
         """The key's user (id, email, display_name): the cheapest check that the key works."""
-        what = "read the API key's user"
+        what = "check the API key"
         resp = self._session.request("GET", "/users/me/", what=what)
         if resp.status_code != 200:
             raise self._fail(resp, what)

@@ -93,7 +93,8 @@ class PlaneSession:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if not api_key:
             raise AuthError("No API key is configured. Create one in Plane under Profile "
-                            "settings > API tokens and put it in the configuration.")
+                            "settings > Personal access tokens and put it in the "
+                            "configuration.")
         self.api_root = api_root
         self.limiter = limiter
         self.retry = retry
@@ -176,10 +177,13 @@ class PlaneSession:
                      what: str) -> PlaneUnreachable:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
         detail = self.scrub(str(exc))[:200] or type(exc).__name__
+        hint = ""
+        if "WRONG_VERSION_NUMBER" in detail or "record layer failure" in detail:
+            hint = " The server answered in plain HTTP: use an http:// URL, or its TLS port."
         return PlaneUnreachable(
-            f"Could not {what}: the request to {self.api_root} {kind} ({detail}). Check that "
-            "the Plane URL is right, the server is up and reachable from this machine "
-            "(proxy, firewall, DNS), and that its TLS certificate is trusted.",
+            f"Could not {what}: the request to {self.api_root} {kind} ({detail}).{hint} "
+            "Check that the Plane URL is right, the server is up and reachable from this "
+            "machine (proxy, firewall, DNS), and that its TLS certificate is trusted.",
             method=method, path=path)
 
     def error_for(self, response: httpx.Response, method: str, path: str,
@@ -196,8 +200,8 @@ class PlaneSession:
         if status == 403 and said == INVALID_KEY_DETAIL:
             return AuthError(
                 f"Plane at {self.api_root} rejected the API key{quoted}. Check that the key "
-                "is copied whole, has not expired or been revoked (Profile settings > API "
-                "tokens), and belongs to this Plane instance.", **kw)
+                "is copied whole, has not expired or been revoked (Profile settings > "
+                "Personal access tokens), and belongs to this Plane instance.", **kw)
         if status == 403:
             return PermissionDenied(
                 f"Plane does not allow this key to {what}{quoted}. Check that the key's user "
