@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
-.venv/bin/python -m pip install --quiet -e .
+# Setuptools' build chatter is kept out of the way; shown only when the install fails.
+if ! .venv/bin/python -m pip install --quiet -e . >.venv/install.log 2>&1; then
+  cat .venv/install.log >&2
+  exit 1
+fi
 config=${PLANE_SYNC_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/plane-sync/config.yaml}
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/plane-sync "$@"

@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m virtualenv --quiet .venv
   fi
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
