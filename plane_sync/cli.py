@@ -31,7 +31,7 @@ CONFIG_COMMANDS = {
 
 EXIT_CODES_HELP = """exit status:
   0  done: every folder in sync (check: every folder maps to a work item)
-  1  some files or folders failed; each is named with its reason
+  1  some files or folders failed, or deletions were held back; each named with its reason
   2  configuration or usage error, or another plane-sync uses the state directory
   3  Plane unreachable, or the API key rejected
   130 interrupted (Ctrl-C)"""

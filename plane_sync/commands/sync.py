@@ -49,7 +49,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
                     terminal.finish()
         finally:
             state.close()
-    failed = any(not r.ok for r in reports) or any(
+    # A hold is not "in sync": attachments of gone files stay because the folder looked
+    # unmounted, and a cron job should hear about that.
+    failed = any(not r.ok or r.held for r in reports) or any(
         p.kind in ("unresolved", "unavailable", "conflict") for p in problems)
     code = 1 if failed else 0
     if args.json:

@@ -185,7 +185,7 @@ def test_deleting_more_than_half_is_held(world: World) -> None:
         (world.folder / name).unlink()
     world.emu.clear_requests()
 
-    run = world.sync(expect=None)
+    run = world.sync(expect=1)  # held deletions: not in sync, and the exit code says so
     folder = run.json["folders"][0]
     assert folder["held"] and "6 of 10" in folder["held"]
     assert folder["deleted"] == []
