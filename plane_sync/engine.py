@@ -33,7 +33,9 @@ from plane_sync.errors import (
     StorageRejected,
     UploadError,
 )
+from plane_sync.identity import external_id_for
 from plane_sync.ignore import IgnoreRules
+from plane_sync.mime import FALLBACK
 from plane_sync.models import CreateConflict, RemoteAttachment, UploadResult
 from plane_sync.plane import PlaneClient
 from plane_sync.reconcile import Delete, Hold, Policy, Skip, Upload, plan
@@ -137,14 +139,16 @@ class Engine:
                       error=str(exc))
             self._record_status(target, report)
             return report
-        if not self.dry_run:
-            self._recover(target, remote)
-        policy = Policy(external_source=self.external_source, on_change=folder.on_change,
-                        on_delete=folder.on_delete, size_limit=self.size_limit,
-                        folder_available=_deletions_safe(scan))
         # Files that exist but were not taken (still written, unreadable) are not gone.
         unsettled = [p.rel_path for p in scan.problems
                      if not p.is_dir and p.kind in ("changing", "unreadable")]
+        if not self.dry_run:
+            self._recover(target, remote)
+            if _deletions_safe(scan):
+                self._sweep_orphans(target, scan, set(unsettled))
+        policy = Policy(external_source=self.external_source, on_change=folder.on_change,
+                        on_delete=folder.on_delete, size_limit=self.size_limit,
+                        folder_available=_deletions_safe(scan))
         actions = plan(scan.files, remote, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
         uploads = [a for a in actions if isinstance(a, Upload)]
@@ -233,6 +237,43 @@ class Engine:
         for pending in self.state.pending(target.key):
             if pending.attachment_id in listed:
                 self.state.clear_pending(target.key, pending.attachment_id)
+
+    def _sweep_orphans(self, target: Target, scan: ScanResult, unsettled: set[str]) -> None:
+        """Our crashed creates for file versions that no longer exist.
+
+        A create whose answer was lost left a pending attachment whose id we never learnt;
+        normally the next upload of that file meets it as a 409 and deletes it. When the
+        file was deleted or changed meanwhile, no upload ever will: ask Plane for the id by
+        creating under the same external id (409 names it; a 200 means there was none and
+        this probe is the pending one), then delete it. The intent stays until the delete
+        succeeded, so a crash here is swept next time.
+        """
+        work_item = target.work_item
+        current = {external_id_for(f.rel_path, f.sha256) for f in scan.files if f.sha256}
+        for intent in self.state.intents():
+            key = (work_item.id, intent.external_id)
+            if (intent.work_item_id != work_item.id or key not in self._orphans
+                    or intent.external_id in current or intent.rel_path in unsettled):
+                continue
+            try:
+                probe = self.client.create_attachment(
+                    work_item, name="plane-sync-orphan", mime_type=FALLBACK, size=1,
+                    external_id=intent.external_id, external_source=self.external_source)
+                victim = (probe.existing_id if isinstance(probe, CreateConflict)
+                          else probe.attachment_id)
+                self.client.delete_attachment(work_item, victim)
+            except (AuthError, PlaneUnreachable):
+                raise
+            except PlaneError as exc:
+                if self.raise_server_errors and isinstance(exc, ServerError | RateLimited):
+                    raise
+                log.warning("orphan.sweep_failed", path=intent.rel_path,
+                            work_item=target.label, error=str(exc))
+                continue
+            log.info("orphan.swept", path=intent.rel_path, work_item=target.label,
+                     attachment_id=victim)
+            self.state.intent_remove(work_item.id, intent.external_id)
+            self._orphans.discard(key)
 
     # -- actions --------------------------------------------------------------------------
 
