@@ -152,10 +152,6 @@ class ChangeQueue:
         with self._cond:
             return min((self._due_at(p) for p in self._pending.values()), default=None)
 
-    def pending_keys(self) -> frozenset[str]:
-        with self._cond:
-            return frozenset(self._pending)
-
     def wait(self, timeout: float | None = None) -> bool:
         """Sleep until a batch is due, a status change arrives, or ``timeout`` passes.
 

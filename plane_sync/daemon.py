@@ -218,11 +218,17 @@ class Daemon:
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = _FolderRun(folder, next_rescan=time.monotonic())
 
-    def _remove_folder(self, key: str) -> None:
+    def _remove_folder(self, key: str, *, forget: bool = False) -> None:
+        """Stop watching a folder; ``forget``: it left the configuration, so its status,
+        failures and hashes go too (`status` would show it for ever otherwise)."""
         self.watcher.remove(key)
         run = self._folders.pop(key)
         for target_key in run.targets:
             self._dirty.pop(target_key, None)
+            if forget and self._state is not None:
+                self._state.remove_folder(target_key)
+                if self._engine is not None:
+                    self._engine.forget_target(target_key)
         self._settlers.pop(key, None)
         log.info("watch.removed", folder=str(run.folder.path))
 
@@ -246,7 +252,7 @@ class Daemon:
         old = {f.key: f for f in self.config.folders}
         fresh = {f.key: f for f in new.folders}
         for key in old.keys() - fresh.keys():
-            self._remove_folder(key)
+            self._remove_folder(key, forget=True)
         for key, folder in fresh.items():
             if key in old and old[key] != folder:
                 self._remove_folder(key)

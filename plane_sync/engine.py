@@ -190,6 +190,10 @@ class Engine:
             if failure.rel_path not in current:
                 self.state.clear_failure(target.key, failure.rel_path)
 
+    def forget_target(self, key: str) -> None:
+        """Drop what is kept in memory for a target that left the configuration."""
+        self._hash_caches.pop(key, None)
+
     def _hash_cache(self, key: str) -> FolderHashCache:
         # Loaded from the database once per target and kept: a daemon rescanning a large
         # folder would otherwise read every row back on every pass (measured: the warm

@@ -139,11 +139,6 @@ def configure_logging(level: str = "info", fmt: Format = "auto", *,
     logging.getLogger("httpx").setLevel(max(numeric, logging.WARNING))
 
 
-def bind_context(**values: Any) -> None:
-    """Add key/values to every later event of this thread/context (e.g. folder=...)."""
-    structlog.contextvars.bind_contextvars(**values)
-
-
 def redact(event: MutableMapping[str, Any], secrets: Sequence[str]) -> MutableMapping[str, Any]:
     """Redact a plain dict outside logging (e.g. a status report)."""
     return dict(SecretRedactor(secrets)(None, "", dict(event)))

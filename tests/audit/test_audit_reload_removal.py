@@ -6,7 +6,10 @@ folder goes on syncing (which also shows the daemon had every chance to see the 
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,5 +47,10 @@ def test_sighup_with_a_removed_folder_stops_syncing_it(
     wait_until(lambda: "k3.txt" in attached_names(emu, first["id"]), 30, "k3 attached")
     assert daemon.stop() == 0
     assert attached_names(emu, second["id"]) == ["r1.txt"]
+    # ...and `status` forgets it rather than showing its last state for ever.
+    out = subprocess.run([sys.executable, "-m", "plane_sync", "status", "-c",
+                          str(daemon.config_path), "--json"], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert [f["path"] for f in json.loads(out.stdout)["folders"]] == [str(kept)]
     assert [e["path"] for e in daemon.uploads() if e["work_item"] == second["identifier"]] \
         == ["r1.txt"]
