@@ -29,7 +29,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from plane_sync.poller import FolderPoller, snapshot_tree
+from plane_sync.local.poller import FolderPoller, snapshot_tree
 
 
 class NullSink:

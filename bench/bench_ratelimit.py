@@ -25,10 +25,10 @@ from pathlib import Path
 
 import structlog
 
+from plane_sync.core.models import UploadResult
 from plane_sync.emulator import Emulator
-from plane_sync.models import UploadResult
-from plane_sync.plane import PlaneClient
-from plane_sync.upload import upload_file
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.upload import upload_file
 
 
 def main(argv: list[str] | None = None) -> int:

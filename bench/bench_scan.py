@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from plane_sync.ignore import IgnoreRules
-from plane_sync.scan import MemoryHashCache, scan_folder
-from plane_sync.state import StateDB
+from plane_sync.local.ignore import IgnoreRules
+from plane_sync.local.scan import MemoryHashCache, scan_folder
+from plane_sync.sync.state import StateDB
 
 EXCLUDES = ["*.tmp", "~$*", ".~lock.*#", ".*"]
 

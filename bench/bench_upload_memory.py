@@ -30,9 +30,9 @@ def rss_mib() -> float:
 def child(mode: str, url: str, key: str, workspace: str, path: str, sha256: str) -> None:
     import structlog
 
-    from plane_sync.models import UploadTicket
-    from plane_sync.plane import PlaneClient
-    from plane_sync.upload import upload_file
+    from plane_sync.core.models import UploadTicket
+    from plane_sync.remote.client import PlaneClient
+    from plane_sync.remote.upload import upload_file
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     size = os.path.getsize(path)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from plane_sync import __version__
 from plane_sync.errors import AuthError, ConfigError, PlaneSyncError, PlaneUnreachable
-from plane_sync.logs import configure_logging
-from plane_sync.runtime import StateDirBusy
+from plane_sync.service.logs import configure_logging
+from plane_sync.service.runtime import StateDirBusy
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PLANE = 0, 1, 2, 3
 
@@ -193,7 +193,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from plane_sync.commands.demo import run as run_demo
 
         return run_demo(args)
-    from plane_sync.config import find_config_path, load_config
+    from plane_sync.config.load import find_config_path, load_config
 
     config = load_config(find_config_path(args.config))
     for warning in config.warnings:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-from plane_sync.config_types import Config
+from plane_sync.config.types import Config
 from plane_sync.errors import NotFound, PermissionDenied, PlaneError
-from plane_sync.plane import parse_identifier
-from plane_sync.runtime import open_client
-from plane_sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+from plane_sync.remote.client import parse_identifier
+from plane_sync.service.runtime import open_client
+from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
 
 HEADER = ("FOLDER", "WORK ITEM", "TITLE")
 

@@ -11,12 +11,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from plane_sync.config import parse_config
-from plane_sync.daemon import Daemon
+from plane_sync.config.load import parse_config
 from plane_sync.emulator import Emulator
-from plane_sync.engine import PassReport
-from plane_sync.logs import configure_logging
-from plane_sync.report import human_size
+from plane_sync.service.daemon import Daemon
+from plane_sync.service.logs import configure_logging
+from plane_sync.service.report import human_size
+from plane_sync.sync.outcome import PassReport
 
 DEMO_RATE = (600, 60.0)  # the emulator's limit, and what the client paces itself to
 SAMPLE_FILES = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from plane_sync.config_types import Config
-from plane_sync.daemon import run_daemon
+from plane_sync.config.types import Config
+from plane_sync.service.daemon import run_daemon
 
 
 def run(config: Config, args: argparse.Namespace) -> int:

@@ -8,9 +8,9 @@ import os
 import time
 from typing import Any
 
-from plane_sync.config_types import Config
-from plane_sync.runtime import STATE_FILE
-from plane_sync.state import DaemonStatus, StateDB
+from plane_sync.config.types import Config
+from plane_sync.service.runtime import STATE_FILE
+from plane_sync.sync.state import DaemonStatus, StateDB
 
 STALE_AFTER = 300.0  # a daemon that has not written its status for this long is stuck
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from plane_sync.config_types import Config
-from plane_sync.engine import Engine, PassReport, Progress
-from plane_sync.report import TerminalProgress, print_reports, reports_json
-from plane_sync.runtime import StateLock, open_client, open_state, size_limit_for
-from plane_sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+from plane_sync.config.types import Config
+from plane_sync.service.report import TerminalProgress, print_reports, reports_json
+from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.sync.engine import Engine
+from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
 
 EXIT_INTERRUPTED = 130
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from plane_sync.core.mime import PLANE_ALLOWED
 from plane_sync.emulator.faults import Faults
 from plane_sync.emulator.pagination import PageError, paginate
 from plane_sync.emulator.sigv4 import Credentials, presigned_get_url, presigned_post_fields
 from plane_sync.emulator.state import Attachment, State, WorkItem, now_iso
 from plane_sync.emulator.wire import Reply
-from plane_sync.mime import PLANE_ALLOWED
 
 NOT_FOUND = {"error": "The requested resource does not exist."}
 SERVER_ERROR = {"error": "Something went wrong please try again later"}

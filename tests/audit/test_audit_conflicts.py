@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from plane_sync.config import parse_config
+from plane_sync.config.load import parse_config
+from plane_sync.core.identity import attachment_name_for, external_id_for
+from plane_sync.core.models import UploadTicket
 from plane_sync.emulator import Emulator
-from plane_sync.engine import Engine
-from plane_sync.identity import attachment_name_for, external_id_for
-from plane_sync.models import UploadTicket
-from plane_sync.plane import PlaneClient
-from plane_sync.retry import RetryPolicy
-from plane_sync.state import StateDB
-from plane_sync.targets import Target
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.retry import RetryPolicy
+from plane_sync.sync.engine import Engine
+from plane_sync.sync.state import StateDB
+from plane_sync.sync.targets import Target
 
 SOURCE = "plane-sync"
 T0 = 1_700_000_000.0

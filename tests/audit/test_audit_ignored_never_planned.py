@@ -18,10 +18,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plane_sync.config_types import DEFAULT_EXCLUDES
-from plane_sync.ignore import IgnoreRules
-from plane_sync.reconcile import Policy, Skip, Upload, plan
-from plane_sync.scan import scan_folder
+from plane_sync.config.types import DEFAULT_EXCLUDES
+from plane_sync.core.reconcile import Policy, Skip, Upload, plan
+from plane_sync.local.ignore import IgnoreRules
+from plane_sync.local.scan import scan_folder
 
 IGNORED_NAMES = [".env", ".hidden.txt", "notes.txt.swp", "a.swx", "report.docx~", ".#lock.txt",
                  "#autosave#", "~$report.docx", ".~lock.budget.ods#", "x.tmp", "movie.part",

@@ -13,10 +13,10 @@ import hashlib
 import threading
 from pathlib import Path
 
+from plane_sync.core.models import UploadResult
 from plane_sync.emulator import Emulator
-from plane_sync.models import UploadResult
-from plane_sync.plane import PlaneClient
-from plane_sync.upload import upload_file
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.upload import upload_file
 from tests.conftest import EmulatorFactory
 
 LIMIT, WINDOW = 25, 1.0

@@ -12,9 +12,9 @@ import os
 import tracemalloc
 from pathlib import Path
 
-from plane_sync.models import UploadResult
-from plane_sync.plane import PlaneClient
-from plane_sync.upload import upload_file
+from plane_sync.core.models import UploadResult
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.upload import upload_file
 from tests.audit.conftest import EmulatorProcess
 
 SIZE = 48 * 2**20

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from plane_sync.errors import PlaneUnreachable
-from plane_sync.plane import PlaneClient
-from plane_sync.retry import RetryPolicy
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.retry import RetryPolicy
 
 x509 = pytest.importorskip("cryptography.x509")
 hashes = pytest.importorskip("cryptography.hazmat.primitives.hashes")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from plane_sync.core.identity import attachment_name_for
 from plane_sync.emulator import Emulator
-from plane_sync.identity import attachment_name_for
 
 from .conftest import DaemonFactory, attached, attached_names, folder_entry, wait_until
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from e2e_daemon.conftest import daemon_factory, emu
+from tests.e2e_daemon.conftest import daemon_factory, emu
 
 __all__ = ["daemon_factory", "emu"]

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emu_helpers import api, attachments_path
 
 from plane_sync.emulator import Emulator
+from tests.emulator.emu_helpers import api, attachments_path
 
 ME = "/api/v1/users/me/"
 NO_PERMISSION = {"detail": "You do not have permission to perform this action."}

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emu_helpers import api, attachments_path, create
 
 from plane_sync.emulator import Emulator
+from tests.emulator.emu_helpers import api, attachments_path, create
 
 
 def test_cli_prints_ready_line_serves_and_exits_on_sigterm() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emu_helpers import api, attachments_path, create, upload_and_complete
 
 from plane_sync.emulator import Emulator, sanitize_filename
+from tests.emulator.emu_helpers import api, attachments_path, create, upload_and_complete
 
 INVALID_REQUEST = {"error": "Invalid request.", "status": False}
 INVALID_TYPE = {"error": "Invalid file type.", "status": False}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emu_helpers import api, attachments_path, create
 
 from plane_sync.emulator import Emulator
+from tests.emulator.emu_helpers import api, attachments_path, create
 
 ME = "/api/v1/users/me/"
 

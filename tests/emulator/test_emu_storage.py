@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emu_helpers import api, attachments_path, create, upload
 
 from plane_sync.emulator import Emulator
+from tests.emulator.emu_helpers import api, attachments_path, create, upload
 
 
 def _ticket(emu: Emulator, size: int, **extra: Any) -> dict[str, Any]:

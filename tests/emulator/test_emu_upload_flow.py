@@ -7,9 +7,9 @@ import hashlib
 import json
 
 import httpx
-from emu_helpers import api, attachments_path, create, upload, upload_and_complete
 
 from plane_sync.emulator import Emulator
+from tests.emulator.emu_helpers import api, attachments_path, create, upload, upload_and_complete
 
 
 def test_create_answers_the_observed_shape(emulator: Emulator) -> None:

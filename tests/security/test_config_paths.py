@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from plane_sync.config import load_config
+from plane_sync.config.load import load_config
 from plane_sync.errors import ConfigError
-from plane_sync.ignore import IgnoreRules
-from plane_sync.scan import scan_folder
+from plane_sync.local.ignore import IgnoreRules
+from plane_sync.local.scan import scan_folder
 
 KEY = "plane_api_" + "cd" * 16
 

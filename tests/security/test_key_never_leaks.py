@@ -15,13 +15,13 @@ from typing import Any, TextIO
 import pytest
 import structlog
 
+from plane_sync.core.models import UploadResult
 from plane_sync.emulator import Emulator
 from plane_sync.errors import PlaneSyncError
-from plane_sync.logs import configure_logging
-from plane_sync.models import UploadResult
-from plane_sync.plane import PlaneClient
-from plane_sync.retry import RetryPolicy
-from plane_sync.upload import upload_file
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.retry import RetryPolicy
+from plane_sync.remote.upload import upload_file
+from plane_sync.service.logs import configure_logging
 from tests.security.conftest import CliWorld
 
 KEY = "plane_api_" + "5e" * 16

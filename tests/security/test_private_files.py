@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from plane_sync.config import parse_config
-from plane_sync.config_types import Config
-from plane_sync.runtime import STATE_FILE, StateLock, open_state
+from plane_sync.config.load import parse_config
+from plane_sync.config.types import Config
+from plane_sync.service.runtime import STATE_FILE, StateLock, open_state
 
 KEY = "plane_api_" + "ab" * 16
 
@@ -86,7 +86,7 @@ def test_loose_permissions_left_by_hand_or_an_older_version_are_tightened(
 
 
 def test_world_readable_api_key_file_and_config_warn(tmp_path: Path) -> None:
-    from plane_sync.config import load_config
+    from plane_sync.config.load import load_config
 
     folder = tmp_path / "files"
     folder.mkdir()

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from plane_sync.errors import PlaneUnreachable
-from plane_sync.plane import PlaneClient
-from plane_sync.retry import RetryPolicy
-from plane_sync.storage import make_storage_client
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.retry import RetryPolicy
+from plane_sync.remote.storage import make_storage_client
 
 Key = ec.EllipticCurvePrivateKey
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from plane_sync.config import parse_config
+from plane_sync.config.load import parse_config
+from plane_sync.core.models import WorkItem
 from plane_sync.emulator import Emulator
 from plane_sync.emulator.cli import build_parser
 from plane_sync.errors import PlaneError
-from plane_sync.models import WorkItem
-from plane_sync.plane import PlaneClient
+from plane_sync.remote.client import PlaneClient
 
 KEY = "plane_api_" + "ef" * 16
 ITEM = WorkItem(id=str(uuid.uuid4()), project_id=str(uuid.uuid4()))

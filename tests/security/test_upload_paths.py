@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
+from plane_sync.core.models import LocalFile, UploadResult, WorkItem
 from plane_sync.emulator import Emulator
 from plane_sync.errors import FileChangedDuringUpload, LocalFileError
-from plane_sync.ignore import IgnoreRules
-from plane_sync.models import LocalFile, UploadResult, WorkItem
-from plane_sync.plane import PlaneClient
-from plane_sync.retry import RetryPolicy
-from plane_sync.scan import scan_folder
-from plane_sync.upload import open_beneath, upload_file
+from plane_sync.local.ignore import IgnoreRules
+from plane_sync.local.scan import scan_folder
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.retry import RetryPolicy
+from plane_sync.remote.upload import open_beneath, upload_file
 
 LIMIT = 5 * 1024 * 1024
 NO_RULES = IgnoreRules()
@@ -192,11 +192,11 @@ def test_the_engine_opens_through_the_folder_root(
         emulator: Emulator, client: PlaneClient, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The same swap, between the engine's scan and its upload: nothing reaches storage."""
-    from plane_sync import engine as engine_module
-    from plane_sync.config_types import FolderConfig, SingleTarget
-    from plane_sync.engine import Engine
-    from plane_sync.state import StateDB
-    from plane_sync.targets import Target
+    from plane_sync.config.types import FolderConfig, SingleTarget
+    from plane_sync.sync import engine as engine_module
+    from plane_sync.sync.engine import Engine
+    from plane_sync.sync.state import StateDB
+    from plane_sync.sync.targets import Target
 
     root = tmp_path / "folder"
     make(root / "a" / "report.txt", b"harmless words")

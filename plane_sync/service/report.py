@@ -1,0 +1,125 @@
+"""How passes are shown: human lines, JSON, and a progress line on a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.targets import TargetProblem
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
+                  dry_run: bool, out: TextIO = sys.stdout, totals: bool = True) -> None:
+    verb = "would upload" if dry_run else "uploaded"
+    dverb = "would delete" if dry_run else "deleted"
+    for r in reports:
+        print(f"{r.label}  {r.path}", file=out)
+        for path, size in r.uploaded:
+            print(f"  {verb:<12} {path} ({human_size(size)})", file=out)
+        for name, reason in r.deleted:
+            print(f"  {dverb:<12} {name} ({reason})", file=out)
+        for path, reason in r.skipped:
+            print(f"  {'skipped':<12} {path}: {reason}", file=out)
+        for path, reason in r.waiting:
+            print(f"  {'waiting':<12} {path}: {reason}", file=out)
+        for path, reason in r.failed:
+            print(f"  {'FAILED':<12} {path}: {reason}", file=out)
+        if r.unavailable:
+            print(f"  UNAVAILABLE  {r.unavailable} (nothing deleted)", file=out)
+        if r.error:
+            print(f"  ERROR        {r.error}", file=out)
+        if r.held:
+            print(f"  HELD         {r.held}", file=out)
+        print(f"  {r.in_sync} in sync, {len(r.uploaded)} {verb}, {len(r.deleted)} {dverb}, "
+              f"{len(r.skipped)} skipped, {len(r.failed)} failed", file=out)
+    for p in problems:
+        print(f"{p.label}  {p.path}\n  {p.kind.upper():<12} {p.reason}", file=out)
+    if totals:
+        print(totals_line(reports, problems, dry_run=dry_run), file=out)
+
+
+def totals_line(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
+                dry_run: bool) -> str:
+    """One closing line: the counts over every folder, and whether anything needs a look."""
+    verb = "would upload" if dry_run else "uploaded"
+    dverb = "would delete" if dry_run else "deleted"
+    failed = sum(len(r.failed) for r in reports)
+    waiting = sum(len(r.waiting) for r in reports)
+    broken = sum(1 for r in reports if r.unavailable or r.error) + sum(
+        1 for p in problems if p.kind != "unmapped")
+    parts = [f"{len(reports)} folder(s)", f"{sum(len(r.uploaded) for r in reports)} {verb}",
+             f"{sum(len(r.deleted) for r in reports)} {dverb}",
+             f"{sum(len(r.skipped) for r in reports)} skipped", f"{failed} failed"]
+    if waiting:
+        parts.append(f"{waiting} waiting")
+    if broken:
+        parts.append(f"{broken} folder(s) not synced")
+    held = sum(1 for r in reports if r.held)
+    if held:
+        parts.append(f"deletions held back in {held} folder(s)")
+    line = ("Dry run, nothing changed: " if dry_run else "Total: ") + ", ".join(parts)
+    return line + (" (see above)" if failed or broken or held else "")
+
+
+def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
+                 dry_run: bool, exit_code: int) -> str:
+    def one(r: PassReport) -> dict[str, Any]:
+        return {
+            "work_item": r.label, "path": r.path, "key": r.target_key,
+            "uploaded": [{"path": p, "bytes": b} for p, b in r.uploaded],
+            "deleted": [{"name": n, "reason": why} for n, why in r.deleted],
+            "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
+            "waiting": [{"path": p, "reason": why} for p, why in r.waiting],
+            "failed": [{"path": p, "reason": why} for p, why in r.failed],
+            "unavailable": r.unavailable, "held": r.held, "error": r.error,
+            "in_sync": r.in_sync,
+        }
+    return json.dumps({
+        "dry_run": dry_run, "exit_code": exit_code, "folders": [one(r) for r in reports],
+        "problems": [{"path": str(p.path), "work_item": p.label, "kind": p.kind,
+                      "reason": p.reason} for p in problems],
+    }, indent=2)
+
+
+class TerminalProgress:
+    """Files and bytes done of total, redrawn in place on stderr (only on a terminal)."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.files_total = self.bytes_total = self.files_done = self.bytes_done = 0
+
+    def progress(self) -> Progress:
+        return Progress(on_plan=self._plan, on_file_done=self._done)
+
+    def _plan(self, files: int, total_bytes: int) -> None:
+        self.files_total += files
+        self.bytes_total += total_bytes
+        self._draw()
+
+    def _done(self, nbytes: int) -> None:
+        self.files_done += 1
+        self.bytes_done += nbytes
+        self._draw()
+
+    def _draw(self) -> None:
+        if self.files_total:
+            self.stream.write(
+                f"\r{self.files_done}/{self.files_total} files, "
+                f"{human_size(self.bytes_done)} of {human_size(self.bytes_total)}\x1b[K")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.files_total:
+            self.stream.write("\n")
+            self.stream.flush()
