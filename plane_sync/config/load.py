@@ -3,9 +3,9 @@
 Where the file is found: ``-c FILE``, else ``$PLANE_SYNC_CONFIG``, else
 ``$XDG_CONFIG_HOME/plane-sync/config.yaml`` (default ``~/.config``), else
 ``/etc/plane-sync/config.yaml``. ``config.example.yaml`` at the top of the repository
-documents every key. The value parsers live in ``config_values``, the checked reading of
-YAML mappings in ``config_reader``, the result types in ``config_types`` and the folder
-sections in ``config_folders``; this module finds, loads and assembles.
+documents every key. The value parsers live in ``values``, the checked reading of
+YAML mappings in ``reader``, the result types in ``types`` and the folder
+sections in ``folders``; this module finds, loads and assembles.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The HTTP session under PlaneClient: auth header, pacing, retries, and error mapping.
 
-This module and ``plane.py``/``storage.py``/``upload.py`` are the only places that see httpx
-exceptions; everything leaving them is a :mod:`plane_sync.errors` error. The API key lives
-only in the httpx client's default headers: it is never logged, never part of a repr or an
-error message, and redirects are never followed (a Location could point anywhere).
+The ``remote`` package (this module, ``client``, ``storage``, ``upload``) is the only place
+that sees httpx exceptions; everything leaving it is a :mod:`plane_sync.errors` error. The API
+key lives only in the httpx client's default headers: it is never logged, never part of a repr
+or an error message, and redirects are never followed (a Location could point anywhere).
 """
 
 from __future__ import annotations

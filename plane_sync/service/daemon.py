@@ -11,7 +11,8 @@ once its size and mtime have held still for ``settle`` seconds, as a per-folder 
 them over successive passes (on local disks a ctime older than ``settle`` is proof enough; on
 network shares the server's clock is not trusted, so a file is looked at twice); the upload then
 re-checks size and hash. A pass that finds files still changing looks again ``settle`` later,
-and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT``.
+and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
+:mod:`plane_sync.service.folders`).
 
 One worker (this loop) carries out passes one after another: the Plane rate limit, not the
 CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
@@ -29,18 +30,14 @@ code 3.
 from __future__ import annotations
 
 import os
-import random
-import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import FrameType
 
 import structlog
 
 from plane_sync.config.load import load_config
-from plane_sync.config.types import Config, FolderConfig, SubfolderTarget
+from plane_sync.config.types import Config, FolderConfig
 from plane_sync.errors import (
     AuthError,
     ConfigError,
@@ -50,40 +47,24 @@ from plane_sync.errors import (
     UploadError,
 )
 from plane_sync.local.batching import Batch, ChangeQueue
-from plane_sync.local.settle import Settler
 from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
+from plane_sync.service.activity import Activity
+from plane_sync.service.folders import FolderRun
+from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
+from plane_sync.service.signals import install_handlers
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
-from plane_sync.sync.state import FolderStatus, StateDB
-from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+from plane_sync.sync.state import StateDB
+from plane_sync.sync.targets import Target, WorkItemResolver, resolve_targets
 
 log = structlog.get_logger(__name__)
 
 EXIT_OK = 0
-BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
-CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
 STOP_DEADLINE = 30.0  # seconds the running upload gets after SIGTERM
-STATUS_REFRESH = 60.0  # rewrite an unchanged activity so `status` can tell a hung daemon
-# The watchdog is fed while the worker shows signs of life (a loop turn, a file scanned, a chunk
-# sent, a file done) within this long: a long upload or a Retry-After wait is not a hang, a
-# deadlock is. systemd restarts a daemon that stayed silent this long plus WatchdogSec.
-STALL_LIMIT = 300.0
-
-
-@dataclass
-class _FolderRun:
-    """What the daemon knows about one configured folder."""
-
-    folder: FolderConfig
-    targets: dict[str, Target] = field(default_factory=dict)
-    problems: list[TargetProblem] = field(default_factory=list)
-    resolved: bool = False
-    available: bool = True
-    next_rescan: float = 0.0
-    unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
 
 
 class Daemon:
@@ -99,19 +80,14 @@ class Daemon:
         self.watcher = Watcher(self.queue)
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._folders: dict[str, _FolderRun] = {}
-        self._dirty: dict[str, float] = {}  # target key -> when it may run
-        self._settlers: dict[str, Settler] = {}  # per configured folder
-        self._backoff: float = 0.0
-        self._backoff_until: float = 0.0
+        self._folders: dict[str, FolderRun] = {}
+        self.schedule = Scheduler()
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
         self._fatal_error: AuthError | None = None
-        self._activity = ""
-        self._activity_written = 0.0
-        self._alive_at = time.monotonic()
-        self._heartbeat: threading.Thread | None = None
+        self.activity = Activity(self.notifier)
+        self.heartbeat = Heartbeat(self.notifier, self._stop)
         self._initial_sync_done = False
         self._stop_signal = ""
 
@@ -126,25 +102,13 @@ class Daemon:
         self.queue.wake()
 
     def install_signal_handlers(self) -> None:
-        def on_term(signum: int, frame: FrameType | None) -> None:
-            if self._stop.is_set():
-                return  # a second Ctrl-C: the deadline timer already runs
-            # No logging here: the handler may interrupt the main thread inside the log
-            # writer's (non-reentrant) lock. The loop logs "daemon.stopping" when it sees it.
-            self._stop_signal = signal.Signals(signum).name
-            self.request_stop()
-            # The running upload gets a deadline; past it, exit: the journal (written
-            # before every storage step) lets the next start clean up what was cut off.
-            timer = threading.Timer(self.stop_deadline, self._deadline_passed)
-            timer.daemon = True
-            timer.start()
+        install_handlers(stopping=self._stop.is_set, stop=self._stop_by_signal,
+                         reload=self.request_reload, deadline=self.stop_deadline,
+                         past_deadline=self._deadline_passed)
 
-        def on_hup(signum: int, frame: FrameType | None) -> None:
-            self.request_reload()
-
-        signal.signal(signal.SIGTERM, on_term)
-        signal.signal(signal.SIGINT, on_term)
-        signal.signal(signal.SIGHUP, on_hup)
+    def _stop_by_signal(self, name: str) -> None:
+        self._stop_signal = name  # logged by the loop as "daemon.stopping"
+        self.request_stop()
 
     def _deadline_passed(self) -> None:
         log.warning("daemon.deadline", seconds=self.stop_deadline,
@@ -156,6 +120,7 @@ class Daemon:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
         with StateLock(self.config.state_dir):
             self._state = open_state(self.config)
+            self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
             try:
                 code = self._run()
@@ -163,10 +128,9 @@ class Daemon:
                 if self._stop_signal:
                     log.info("daemon.stopping", signal=self._stop_signal,
                              deadline=self.stop_deadline)
-                self._set_activity("stopped")
+                self.activity.set("stopped")
                 self._stop.set()  # ends the heartbeat
-                if self._heartbeat is not None:
-                    self._heartbeat.join()
+                self.heartbeat.join()
                 self.notifier.stopping()
                 self.watcher.stop()
                 self._client.close()
@@ -178,14 +142,14 @@ class Daemon:
         return code
 
     def _run(self) -> int:
-        self._set_activity("starting watchers")
+        self.activity.set("starting watchers")
         for folder in self.config.folders:
             self._add_folder(folder)
         self.watcher.start()
         self.notifier.ready()
-        self._start_heartbeat()
+        self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
-        self._set_activity("initial sync")
+        self.activity.set("initial sync")
         now = time.monotonic()
         for run in self._folders.values():
             run.next_rescan = now  # the catch-up pass
@@ -198,26 +162,26 @@ class Daemon:
                 break
             self._became_idle()
             self.queue.wait(timeout=self._sleep_time(time.monotonic()))
-            self._touch()
+            self.heartbeat.touch()
         return EXIT_OK
 
     def _became_idle(self) -> None:
         now = time.monotonic()
-        busy = any(due <= now for due in self._dirty.values())
-        if busy or now < self._backoff_until:
+        if self.schedule.busy(now) or self.schedule.backing_off(now):
             return
         if not self._initial_sync_done and all(r.resolved or not r.available
                                                for r in self._folders.values()):
             self._initial_sync_done = True
             log.info("daemon.initial_sync_done", folders=len(self._folders))
-        self._set_activity("idle, watching")
+        self.activity.set("idle, watching")
 
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
         watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
-        self._folders[folder.key] = _FolderRun(folder, next_rescan=time.monotonic())
+        self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
+                                                    now=time.monotonic())
 
     def _remove_folder(self, key: str, *, forget: bool = False) -> None:
         """Stop watching a folder; ``forget``: it left the configuration, so its status,
@@ -225,12 +189,11 @@ class Daemon:
         self.watcher.remove(key)
         run = self._folders.pop(key)
         for target_key in run.targets:
-            self._dirty.pop(target_key, None)
+            self.schedule.forget(target_key)
             if forget and self._state is not None:
                 self._state.remove_folder(target_key)
                 if self._engine is not None:
                     self._engine.forget_target(target_key)
-        self._settlers.pop(key, None)
         log.info("watch.removed", folder=str(run.folder.path))
 
     def _do_reload(self) -> None:
@@ -240,7 +203,7 @@ class Daemon:
         except ConfigError as exc:
             log.error("config.reload_refused", source=str(source), problems=exc.problems,
                       note="the previous configuration keeps running")
-            self._set_activity("config reload refused; previous configuration running")
+            self.activity.set("config reload refused; previous configuration running")
             return
         except OSError as exc:
             log.error("config.reload_refused", source=str(source), error=str(exc),
@@ -283,22 +246,20 @@ class Daemon:
                 log.warning("sync.paused", folder=str(run.folder.path), reason=status.reason,
                             note="nothing is deleted while the folder is away")
                 for key in run.targets:
-                    self._dirty.pop(key, None)
-                self._mark_unavailable(run, status.reason)
+                    self.schedule.forget(key)
+                self.activity.folder_unavailable(list(run.targets.values()), status.reason)
         for batch in self.queue.take_due(now):
             self._accept_batch(batch, now)
         for run in self._folders.values():
             if run.next_rescan <= now and run.available:
                 self._rescan(run, now)
-        if now < self._backoff_until:
+        if self.schedule.backing_off(now):
             return
-        for key, due in sorted(self._dirty.items(), key=lambda kv: kv[1]):
+        for key in self.schedule.due(now):
             if self._stop.is_set() or self._reload.is_set():
                 return
-            if due > now:
-                continue
             target = self._target(key)
-            del self._dirty[key]
+            self.schedule.take(key)
             if target is not None and not self._pass(target, time.monotonic()):
                 return
 
@@ -308,46 +269,16 @@ class Daemon:
             return
         log.debug("batch.taken", folder=str(run.folder.path), reason=batch.reason,
                   paths=None if batch.paths is None else len(batch.paths))
-        if not run.resolved or not run.available:
-            run.next_rescan = now
-            return
-        if not isinstance(run.folder.target, SubfolderTarget):
-            for key in run.targets:
-                self._mark_dirty(key, now)
-            return
-        if batch.paths is None:
-            run.next_rescan = now
-            return
-        for path in batch.paths:
-            top = path.split("/", 1)[0]
-            key = f"{run.folder.key}/{top}"
-            if key in run.targets:
-                self._mark_dirty(key, now)
-            else:  # a new or renamed subfolder: map the folder again
-                run.next_rescan = now
+        run.accept_batch(batch, now, self.schedule)
 
-    def _rescan(self, run: _FolderRun, now: float) -> None:
-        interval = run.folder.rescan_interval
-        run.next_rescan = now + interval * random.uniform(1 - self.rescan_jitter,
-                                                           1 + self.rescan_jitter)
-        # Subfolder maps are mapped again on every rescan: new subfolders appear.
-        needs_mapping = (isinstance(run.folder.target, SubfolderTarget) or not run.resolved
-                         or _has_unresolved(run))
-        if needs_mapping and not self._resolve(run):
-            run.next_rescan = now + min(interval, max(self._backoff, BACKOFF_FIRST))
+    def _rescan(self, run: FolderRun, now: float) -> None:
+        run.plan_next_rescan(now, self.rescan_jitter)
+        if run.needs_mapping and not self._resolve(run):
+            run.mapping_failed(now, self.schedule.backoff)
             return
-        if _has_unresolved(run):
-            # A work item that could not be looked up (a 5xx after retries, or a typo):
-            # look again soon, backing off, rather than at the next full rescan.
-            run.unresolved_retry = min(max(run.unresolved_retry * 2, BACKOFF_FIRST),
-                                       BACKOFF_MAX)
-            run.next_rescan = min(run.next_rescan, now + run.unresolved_retry)
-        else:
-            run.unresolved_retry = 0.0
-        for key in run.targets:
-            self._mark_dirty(key, now)
+        run.rescanned(now, self.schedule)
 
-    def _resolve(self, run: _FolderRun) -> bool:
+    def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
         try:
             targets, problems = resolve_targets((run.folder,), WorkItemResolver(self._client))
@@ -373,35 +304,26 @@ class Daemon:
                 return run.targets[key]
         return None
 
-    def _settler_for(self, folder: FolderConfig) -> Settler:
-        settler = self._settlers.get(folder.key)
-        if settler is None:
-            watch = self.watcher.folders().get(folder.key)
-            # ctime is stamped by the file server's clock: trust it on local disks only.
-            settler = Settler(settle=folder.settle,
-                              max_wait=max(CHANGING_MAX_WAIT, 10 * folder.settle),
-                              trust_ctime=watch is not None and watch.mode == "inotify")
-            self._settlers[folder.key] = settler
-        return settler
-
     def _engine_for(self) -> Engine:
         if self._engine is None:
             assert self._client is not None and self._state is not None
+            touch = self.heartbeat.touch
             self._engine = Engine(self._client, self._state,
                                   size_limit=size_limit_for(self.config, self._client),
                                   external_source=self.config.plane.external_source,
-                                  progress=Progress(on_file_done=lambda n: self._touch(),
-                                                    on_bytes=lambda n: self._touch()),
+                                  progress=Progress(on_file_done=lambda n: touch(),
+                                                    on_bytes=lambda n: touch()),
                                   stop=self._stop, raise_server_errors=True)
         return self._engine
 
     def _pass(self, target: Target, now: float) -> bool:
         """One pass over ``target``; False when Plane trouble says: stop for now."""
-        self._set_activity(f"syncing {target.label} ({target.root})")
-        settler = self._settler_for(target.folder)
+        self.activity.set(f"syncing {target.label} ({target.root})")
+        run = self._folders[target.folder.key]
+        settler = run.settler
 
         def settled(rel_path: str, st: os.stat_result) -> bool:
-            self._touch()  # called per file: a long scan is progress too
+            self.heartbeat.touch()  # called per file: a long scan is progress too
             verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
                                       st.st_ctime_ns)
             if verdict == "forced":
@@ -421,9 +343,9 @@ class Daemon:
         except (PlaneError, UploadError, StateError) as exc:
             # UploadError only when the storage host failed (Engine.raise_server_errors).
             self._plane_trouble(exc)
-            self._mark_dirty(target.key, time.monotonic())
+            self.schedule.mark(target.key, time.monotonic())
             return False
-        self._backoff = 0.0
+        self.schedule.recovered()
         later = time.monotonic()
         # One line per pass (debug): lets a soak test hold passes against list requests.
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
@@ -434,7 +356,7 @@ class Daemon:
         settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
-            self._mark_dirty(target.key, later + max(target.folder.settle, 0.2))
+            self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
         if report.failed:
             self._schedule_retry(target, later)
         if self.on_pass is not None:
@@ -448,42 +370,26 @@ class Daemon:
                if not f.permanent and f.next_retry_at is not None]
         if due:
             wall_delay = max(min(due) - time.time(), 1.0)
-            self._mark_dirty(target.key, now + wall_delay)
-
-    def _mark_dirty(self, key: str, when: float) -> None:
-        """Run a pass over ``key`` at ``when`` at the latest. The earlier time wins: a change
-        must not wait behind a failed file's retry time (a minute or more away)."""
-        self._dirty[key] = min(self._dirty.get(key, when), when)
+            self.schedule.mark(target.key, now + wall_delay)
 
     def _plane_trouble(self, exc: Exception) -> None:
-        self._backoff = min(max(self._backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
-        self._backoff_until = time.monotonic() + self._backoff
-        log.warning("plane.trouble", error=str(exc), retry_in=round(self._backoff, 1))
-        self._set_activity(f"waiting for Plane ({type(exc).__name__}); retry in "
-                           f"{self._backoff:.0f}s")
+        delay = self.schedule.trouble(time.monotonic())
+        log.warning("plane.trouble", error=str(exc), retry_in=round(delay, 1))
+        self.activity.set(f"waiting for Plane ({type(exc).__name__}); retry in {delay:.0f}s")
 
     def _fatal(self, exc: AuthError) -> None:
         log.error("plane.auth_rejected", error=str(exc))
         self._fatal_error = exc
         self._stop.set()
 
-    def _mark_unavailable(self, run: _FolderRun, reason: str) -> None:
-        if self._state is None:
-            return
-        for target in run.targets.values():
-            self._state.set_folder_status(FolderStatus(
-                folder_key=target.key, path=str(target.root), work_item_label=target.label,
-                last_sync_at=None, files_in_sync=0, pending=0, failed=0, skipped=0,
-                state="unavailable", reason=reason))
-
     def _sleep_time(self, now: float) -> float:
         deadlines = [run.next_rescan for run in self._folders.values() if run.available]
-        deadlines += list(self._dirty.values())
+        deadlines += self.schedule.deadlines()
         due = self.queue.next_due()
         if due is not None:
             deadlines.append(due)
-        if self._backoff_until > now:
-            deadlines = [max(d, self._backoff_until) for d in deadlines]
+        if self.schedule.backing_off(now):
+            deadlines = [max(d, self.schedule.backoff_until) for d in deadlines]
         interval = self.notifier.watchdog_interval()
         wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
         return max(wait, 0.05)
@@ -493,48 +399,6 @@ class Daemon:
         SIGTERM is not held up by a minute-long Retry-After."""
         if self._stop.wait(seconds):
             raise Interrupted("the daemon is stopping")
-
-    def _touch(self) -> None:
-        """The worker is alive (see STALL_LIMIT)."""
-        self._alive_at = time.monotonic()
-
-    def _start_heartbeat(self) -> None:
-        interval = self.notifier.watchdog_interval()
-        if interval is None:
-            return
-
-        def beat() -> None:
-            stalled = False
-            while not self._stop.wait(interval):
-                quiet = time.monotonic() - self._alive_at
-                if quiet < STALL_LIMIT:
-                    self.notifier.watchdog()
-                    stalled = False
-                elif not stalled:
-                    stalled = True
-                    log.error("daemon.stalled", seconds=round(quiet),
-                              note="no progress; the systemd watchdog will restart the daemon")
-
-        self._heartbeat = threading.Thread(target=beat, name="watchdog", daemon=True)
-        self._heartbeat.start()
-
-    def _set_activity(self, activity: str) -> None:
-        now = time.monotonic()
-        if activity == self._activity and now - self._activity_written < STATUS_REFRESH:
-            return
-        if activity != self._activity:
-            self.notifier.status(activity)
-        self._activity, self._activity_written = activity, now
-        if self._state is not None:
-            try:
-                self._state.set_daemon_status(os.getpid(), activity, time.time())
-            except StateError as exc:
-                log.warning("state.write_failed", error=str(exc))
-
-
-def _has_unresolved(run: _FolderRun) -> bool:
-    return any(p.kind == "unresolved" for p in run.problems)
-
 
 def _quiet_for(config: Config) -> float:
     """The batch quiet period: the shortest settle time (a batch only marks targets dirty;

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.e2e_daemon.conftest import DaemonFactory, folder_entry, wait_until
 
 from plane_sync.core.identity import attachment_name_for
 from plane_sync.emulator import Emulator, RequestRecord
+from tests.e2e_daemon.conftest import DaemonFactory, folder_entry, wait_until
 
 from .writer import Writer
 

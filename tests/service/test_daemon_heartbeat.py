@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from plane_sync.config.load import parse_config
 from plane_sync.remote.storage import FileBody
-from plane_sync.service import daemon as daemon_module
-from plane_sync.service.daemon import Daemon
+from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.sdnotify import Notifier
 
 
@@ -38,22 +37,16 @@ def _drain(sock: socket.socket) -> list[str]:
 
 
 def test_heartbeat_feeds_the_watchdog_only_while_the_worker_lives(
-        tmp_path: Path, notify_socket: tuple[socket.socket, str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        notify_socket: tuple[socket.socket, str]) -> None:
     sock, path = notify_socket
-    config = parse_config(
-        '{"plane": {"url": "http://127.0.0.1:9", "api_key": "plane_api_' + "0" * 32 + '",'
-        ' "workspace": "acme"}, "state_dir": "' + str(tmp_path / "state") + '",'
-        ' "folders": [{"path": "' + str(tmp_path / "f") + '", "work_item": "PROJ-1"}]}',
-        env={})
     notifier = Notifier.from_env({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
-    monkeypatch.setattr(daemon_module, "STALL_LIMIT", 0.4)
-    daemon = Daemon(config, notifier=notifier)
+    stop = threading.Event()
+    heartbeat = Heartbeat(notifier, stop, stall_limit=0.4)
     with capture_logs() as logs:
-        daemon._start_heartbeat()
+        heartbeat.start()
         try:
             for _ in range(6):  # a worker making progress (a chunk sent, a file done...)
-                daemon._touch()
+                heartbeat.touch()
                 time.sleep(0.1)
             alive = _drain(sock)
             time.sleep(1.0)  # then nothing: a hang
@@ -61,9 +54,8 @@ def test_heartbeat_feeds_the_watchdog_only_while_the_worker_lives(
             time.sleep(0.3)
             stalled = _drain(sock)
         finally:
-            daemon.request_stop()
-            assert daemon._heartbeat is not None
-            daemon._heartbeat.join()
+            stop.set()
+            heartbeat.join()
             notifier.close()
     assert alive.count("WATCHDOG=1") >= 4
     assert "WATCHDOG=1" not in stalled

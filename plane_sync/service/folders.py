@@ -1,0 +1,92 @@
+"""What the daemon knows about one configured folder: its targets, when it is rescanned, and
+which targets a batch of hints makes dirty.
+
+A folder maps to one target (``work_item``) or to one per subfolder (``work_items:
+subfolders``). Its targets are resolved against Plane on its first rescan and, for subfolder
+maps, on every rescan (new subfolders appear). A work item that could not be looked up is
+looked up again soon, backing off, rather than at the next full rescan.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from plane_sync.config.types import FolderConfig, SubfolderTarget
+from plane_sync.local.batching import Batch
+from plane_sync.local.settle import Settler
+from plane_sync.service.scheduler import BACKOFF_FIRST, BACKOFF_MAX, Scheduler
+from plane_sync.sync.targets import Target, TargetProblem
+
+CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
+
+
+@dataclass
+class FolderRun:
+    folder: FolderConfig
+    settler: Settler
+    targets: dict[str, Target] = field(default_factory=dict)
+    problems: list[TargetProblem] = field(default_factory=list)
+    resolved: bool = False
+    available: bool = True
+    next_rescan: float = 0.0
+    unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
+
+    @classmethod
+    def start(cls, folder: FolderConfig, *, watch_mode: str, now: float) -> FolderRun:
+        # ctime is stamped by the file server's clock: trust it on local disks only.
+        settler = Settler(settle=folder.settle,
+                          max_wait=max(CHANGING_MAX_WAIT, 10 * folder.settle),
+                          trust_ctime=watch_mode == "inotify")
+        return cls(folder, settler, next_rescan=now)
+
+    @property
+    def has_unresolved(self) -> bool:
+        return any(p.kind == "unresolved" for p in self.problems)
+
+    @property
+    def needs_mapping(self) -> bool:
+        """Whether the next rescan must ask Plane for the targets first."""
+        return (isinstance(self.folder.target, SubfolderTarget) or not self.resolved
+                or self.has_unresolved)
+
+    def accept_batch(self, batch: Batch, now: float, schedule: Scheduler) -> None:
+        """Mark the targets a batch of hints touches dirty (or rescan the folder when the
+        hints cannot be routed to a known target)."""
+        if not self.resolved or not self.available:
+            self.next_rescan = now
+            return
+        if not isinstance(self.folder.target, SubfolderTarget):
+            for key in self.targets:
+                schedule.mark(key, now)
+            return
+        if batch.paths is None:
+            self.next_rescan = now
+            return
+        for path in batch.paths:
+            top = path.split("/", 1)[0]
+            key = f"{self.folder.key}/{top}"
+            if key in self.targets:
+                schedule.mark(key, now)
+            else:  # a new or renamed subfolder: map the folder again
+                self.next_rescan = now
+
+    def plan_next_rescan(self, now: float, jitter: float) -> None:
+        interval = self.folder.rescan_interval
+        self.next_rescan = now + interval * random.uniform(1 - jitter, 1 + jitter)
+
+    def mapping_failed(self, now: float, backoff: float) -> None:
+        """Plane could not be asked for the targets: try again after the backoff."""
+        self.next_rescan = now + min(self.folder.rescan_interval, max(backoff, BACKOFF_FIRST))
+
+    def rescanned(self, now: float, schedule: Scheduler) -> None:
+        """The targets are known: every one gets a pass; unresolved ones are retried soon."""
+        if self.has_unresolved:
+            # A work item that could not be looked up (a 5xx after retries, or a typo).
+            self.unresolved_retry = min(max(self.unresolved_retry * 2, BACKOFF_FIRST),
+                                        BACKOFF_MAX)
+            self.next_rescan = min(self.next_rescan, now + self.unresolved_retry)
+        else:
+            self.unresolved_retry = 0.0
+        for key in self.targets:
+            schedule.mark(key, now)

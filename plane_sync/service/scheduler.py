@@ -1,0 +1,54 @@
+"""When each target's next pass is due, and how long Plane trouble holds every pass back.
+
+A target is *dirty* from the moment something says it may have changed (a batch of hints, a
+rescan, files still settling, a failed file's retry time) until a pass over it starts. Of two
+times asked for the same target the earlier wins: a change must not wait behind a failed
+file's retry a minute away. Plane trouble (unreachable, 5xx or 429 after the client's own
+retries, a storage host that keeps failing) holds every pass back for a backoff of 5 s
+doubling to 5 min, reset by the first pass that gets through.
+"""
+
+from __future__ import annotations
+
+BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self._due: dict[str, float] = {}  # target key -> when its pass may run (monotonic)
+        self.backoff = 0.0
+        self.backoff_until = 0.0
+
+    def mark(self, key: str, when: float) -> None:
+        """Run a pass over ``key`` at ``when`` at the latest."""
+        self._due[key] = min(self._due.get(key, when), when)
+
+    def forget(self, key: str) -> None:
+        self._due.pop(key, None)
+
+    def due(self, now: float) -> list[str]:
+        """Targets whose pass is due, the longest waiting first."""
+        return [k for k, when in sorted(self._due.items(), key=lambda kv: kv[1])
+                if when <= now]
+
+    def take(self, key: str) -> bool:
+        """Start a pass over ``key``: it is no longer dirty. False if it was not."""
+        return self._due.pop(key, None) is not None
+
+    def busy(self, now: float) -> bool:
+        return any(when <= now for when in self._due.values())
+
+    def deadlines(self) -> list[float]:
+        return list(self._due.values())
+
+    def backing_off(self, now: float) -> bool:
+        return now < self.backoff_until
+
+    def trouble(self, now: float) -> float:
+        """Plane trouble: hold every pass back; returns the delay."""
+        self.backoff = min(max(self.backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
+        self.backoff_until = now + self.backoff
+        return self.backoff
+
+    def recovered(self) -> None:
+        self.backoff = 0.0
