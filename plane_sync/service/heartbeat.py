@@ -33,6 +33,11 @@ class Heartbeat:
         """The worker is alive."""
         self._alive_at = time.monotonic()
 
+    @property
+    def alive_at(self) -> float:
+        """When the worker last showed life (monotonic)."""
+        return self._alive_at
+
     def start(self) -> None:
         """Start pinging, when systemd asked for a watchdog (else nothing to do)."""
         interval = self.notifier.watchdog_interval()

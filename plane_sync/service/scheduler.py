@@ -26,6 +26,11 @@ class Scheduler:
     def forget(self, key: str) -> None:
         self._due.pop(key, None)
 
+    def when(self, key: str) -> float | None:
+        """When ``key``'s pass is due; None when it is not dirty. (One dict read: safe
+        from another thread.)"""
+        return self._due.get(key)
+
     def due(self, now: float) -> list[str]:
         """Targets whose pass is due, the longest waiting first."""
         return [k for k, when in sorted(self._due.items(), key=lambda kv: kv[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass
@@ -15,6 +16,7 @@ class PassReport:
     path: str
     uploaded: list[tuple[str, int]] = field(default_factory=list)  # (rel_path, bytes)
     deleted: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): file just gone
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
@@ -29,10 +31,18 @@ class PassReport:
         return not self.failed and self.unavailable is None and self.error is None
 
 
+class StopFlag(Protocol):
+    """What the engine asks before each action: set means start no new one (a
+    ``threading.Event``, or the daemon's stop-or-paused check)."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Progress:
     """Called before and after each upload, for a progress display."""
 
     on_plan: Callable[[int, int], None] = lambda files, total_bytes: None
+    on_file_start: Callable[[str, int], None] = lambda rel_path, size: None
     on_file_done: Callable[[int], None] = lambda nbytes: None
     on_bytes: Callable[[int], None] = lambda nbytes: None  # each chunk sent to storage
