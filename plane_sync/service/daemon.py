@@ -97,7 +97,7 @@ class Daemon:
         self.conditions = Conditions(log)  # lasting conditions are said once
         # Steering from outside (control socket, metrics): see service.steering.
         self.pauses = Pauses(config.state_dir)
-        self.live = LiveStatus(activity=lambda: self.activity.current,
+        self.live = LiveStatus(activity=lambda: self.activity.current, pauses=self.pauses,
                                worker_alive_at=lambda: self.heartbeat.alive_at)
         self.gate = PassGate(self._stop, self.pauses)
         self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
@@ -165,6 +165,7 @@ class Daemon:
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
+        self.steering.announce_pauses()
         self.activity.set("initial sync")
         now = time.monotonic()
         for run in self._folders.values():
@@ -183,7 +184,7 @@ class Daemon:
         return self._exit_code()
 
     def _publish(self) -> None:
-        self.live.publish(self._folders, self.schedule, self.pauses)
+        self.live.publish(self._folders, self.schedule)
 
     def _became_idle(self) -> None:
         now = time.monotonic()
@@ -288,6 +289,7 @@ class Daemon:
     def _rescan(self, run: FolderRun, now: float) -> None:
         run.plan_next_rescan(now, self.rescan_jitter)
         if self.pauses.is_paused(run.folder.path):
+            log.debug("sync.pass_skipped", folder=str(run.folder.path), reason="paused")
             return
         if run.needs_mapping and not self._resolve(run):
             run.mapping_failed(now, self.schedule.backoff)

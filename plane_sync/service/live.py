@@ -54,9 +54,10 @@ class _TargetLive:
 
 class LiveStatus:
     def __init__(self, *, activity: Callable[[], str] = lambda: "",
-                 rate_usage: RateUsage | None = None,
+                 pauses: Pauses | None = None, rate_usage: RateUsage | None = None,
                  worker_alive_at: Callable[[], float] | None = None) -> None:
         self.activity = activity  # the worker's activity line (one attribute read)
+        self.pauses = pauses  # asked at snapshot time: a pause shows at once
         self.rate_usage = rate_usage
         self.worker_alive_at = worker_alive_at  # monotonic time of the worker's last sign
         self.started_at = time.time()
@@ -136,9 +137,8 @@ class LiveStatus:
         with self._lock:
             self._targets.pop(target_key, None)
 
-    def publish(self, folders: dict[str, FolderRun], schedule: Scheduler,
-                pauses: Pauses) -> None:
-        """A copy of the worker's folders, schedule and pauses, for readers."""
+    def publish(self, folders: dict[str, FolderRun], schedule: Scheduler) -> None:
+        """A copy of the worker's folders and schedule, for readers."""
         mono, wall = time.monotonic(), time.time()
 
         def wall_of(when: float | None) -> float | None:
@@ -150,7 +150,6 @@ class LiveStatus:
             views.append({
                 "key": run.folder.key, "path": path, "watch_mode": run.watch_mode,
                 "available": run.available, "resolved": run.resolved,
-                "paused": pauses.is_paused(path), "paused_since": pauses.since(path),
                 "next_rescan_at": wall_of(run.next_rescan),
                 "rescan_interval": run.folder.rescan_interval,
                 "targets": [{"key": key, "label": t.label, "root": str(t.root),
@@ -170,6 +169,9 @@ class LiveStatus:
             upload = None if self._upload is None else dict(vars(self._upload))
             folders = [dict(f, targets=[dict(t) for t in f["targets"]]) for f in self._folders]
             for folder in folders:
+                pauses, path = self.pauses, folder["path"]
+                folder["paused"] = pauses is not None and pauses.is_paused(path)
+                folder["paused_since"] = pauses.since(path) if pauses is not None else None
                 for t in folder["targets"]:
                     live = self._targets.get(t["key"])
                     t.update(_target_fields(live))

@@ -54,6 +54,14 @@ class Steering:
 
     # -- the worker's side ------------------------------------------------------------------
 
+    def announce_pauses(self) -> None:
+        """At start: say which pauses were kept from before (they stop every pass)."""
+        state = self.pauses.snapshot()
+        paused = {"every folder": state.all_since} if state.all else state.folders
+        for path, since in paused.items():
+            log.info("folder.paused", folder=path, since=since,
+                     note="paused before this start; plane-sync resume goes on")
+
     def take_rescans(self) -> set[str]:
         with self._lock:
             keys, self._rescans = self._rescans, set()

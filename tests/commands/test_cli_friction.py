@@ -109,7 +109,7 @@ def test_ctrl_c_on_run_exits_130_as_its_help_says(home: Path, folder: Path,
             if "daemon.initial_sync_done" in line:
                 break
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=TIMEOUT)
+        _, err = proc.communicate(timeout=TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()

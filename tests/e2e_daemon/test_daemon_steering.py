@@ -1,0 +1,224 @@
+"""Seeing and steering the running daemon: ``status``, ``pause``, ``resume``, ``rescan`` and
+``sync --now`` over the real control socket, the metrics and /healthz over real HTTP on
+loopback; the daemon is a subprocess, the CLI another, Plane the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plane_sync.emulator import Emulator
+
+from .conftest import REPO, DaemonFactory, DaemonProcess, attached_names, folder_entry, wait_until
+
+
+def _files(folder: Path, count: int, *, size: int = 1000, prefix: str = "f") -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"{prefix}{i:02d}.bin" for i in range(count)]
+    for name in names:
+        (folder / name).write_bytes(os.urandom(size))
+    return names
+
+
+def keyless(daemon: DaemonProcess, factory: DaemonFactory, folders: list[dict[str, Any]],
+            **defaults: Any) -> None:
+    """The config takes the key from $PLANE_API_KEY, which only the daemon gets: the
+    commands under test must do without it."""
+    config = factory.config(folders, **defaults)
+    config["plane"]["api_key"] = "${PLANE_API_KEY}"
+    daemon.write_config(config)
+    daemon.env["PLANE_API_KEY"] = factory.emu.api_key
+
+
+def cli(daemon: DaemonProcess, *args: str,
+        with_key: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in daemon.env.items() if with_key or k != "PLANE_API_KEY"}
+    return subprocess.run([sys.executable, "-m", "plane_sync", *args, "-c",
+                           str(daemon.config_path)], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def status(daemon: DaemonProcess) -> dict[str, Any]:
+    run = cli(daemon, "status", "--json")
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)
+    return result
+
+
+def test_status_shows_the_upload_in_flight_pause_stops_uploads_resume_starts_them(
+        emu: Emulator, daemon_factory: DaemonFactory, item: dict[str, Any],
+        tmp_path: Path) -> None:
+    folder = tmp_path / "slow"
+    names = _files(folder, 12, size=200_000)
+    emu.faults.set(delay=0.3)  # each API call takes 0.3 s: an upload is in flight a while
+    entry = folder_entry(folder, item["identifier"])
+    daemon = daemon_factory([entry])
+    keyless(daemon, daemon_factory, [entry])
+    daemon.start("--log-level", "debug")
+
+    def uploading() -> dict[str, Any] | None:
+        upload = status(daemon).get("live", {}).get("upload")
+        return upload if upload else None
+
+    upload = wait_until(uploading, 60, "status showing an upload in flight")
+    assert upload["path"] in names and upload["label"] == item["identifier"]
+    assert upload["size"] == 200_000 and 0 <= upload["done"] <= upload["size"]
+    wait_until(lambda: "  uploading  f" in cli(daemon, "status").stdout, 60,
+               "the human status naming the upload in flight")
+    human = cli(daemon, "status").stdout
+    assert "rate " in human and "requests used in the last 60s" in human
+
+    paused = cli(daemon, "pause", str(folder))
+    assert paused.returncode == 0, paused.stderr
+    assert f"daemon paused: {folder}" in paused.stdout
+    daemon.wait_event("folder.paused")
+
+    def settled_after_pause() -> bool:
+        live = status(daemon)["live"]
+        return live["upload"] is None and not live["activity"].startswith("syncing")
+
+    wait_until(settled_after_pause, 60, "the upload in flight finished, no new one started")
+    done = len(daemon.uploads())
+    assert done < len(names)  # it stopped part-way
+    skipped = len(daemon.events("sync.pass_skipped"))
+    (folder / "new.bin").write_bytes(b"new")  # the watcher asks for a pass: it is skipped
+    wait_until(lambda: len(daemon.events("sync.pass_skipped")) > skipped, 30,
+               "the pass of the paused folder skipped")
+    assert len(daemon.uploads()) == done
+    assert len(attached_names(emu, item["id"])) == done
+    assert "PAUSED since" in cli(daemon, "status").stdout
+
+    # The pause survives a restart and shows in status.
+    assert daemon.stop() == 0
+    daemon.start("--log-level", "debug")
+    daemon.wait_event("sync.pass_skipped")
+    assert daemon.wait_event("folder.paused")["folder"] == str(folder)
+    assert "PAUSED since" in cli(daemon, "status").stdout
+    assert daemon.uploads() == []
+
+    resumed = cli(daemon, "resume")
+    assert resumed.returncode == 0 and f"daemon resumed: {folder}" in resumed.stdout
+    wait_until(lambda: attached_names(emu, item["id"]) == sorted([*names, "new.bin"]), 90,
+               "every file attached after resume")
+    assert daemon.stop() == 0
+    all_uploads = [e["path"] for e in daemon.uploads(all_runs=True)]
+    assert sorted(all_uploads) == sorted([*names, "new.bin"])  # each once
+
+
+def test_a_stopped_daemon_does_not_hang_status(daemon_factory: DaemonFactory,
+                                               item: dict[str, Any], tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    _files(folder, 2)
+    daemon = daemon_factory([folder_entry(folder, item["identifier"])])
+    daemon.start()
+    daemon.wait_event("daemon.initial_sync_done")
+    daemon.signal(signal.SIGSTOP)  # the socket accepts (the kernel does), nobody answers
+    try:
+        run = cli(daemon, "status")
+    finally:
+        daemon.signal(signal.SIGCONT)
+    assert run.returncode == 0, run.stderr
+    assert "daemon: NOT ANSWERING" in run.stdout and "did not answer within" in run.stdout
+    assert f"{item['identifier']}  {folder}" in run.stdout  # the database, as before
+    assert daemon.stop() == 0
+
+
+def test_rescan_and_sync_now_ask_the_daemon_instead_of_being_refused(
+        emu: Emulator, daemon_factory: DaemonFactory, item: dict[str, Any],
+        tmp_path: Path) -> None:
+    folder = tmp_path / "quiet"
+    names = _files(folder, 1)
+    # Polled once an hour, rescanned every 10 minutes: only a rescan request finds new files.
+    entry = folder_entry(folder, item["identifier"], watch="poll", poll_interval="1h")
+    daemon = daemon_factory([entry])
+    keyless(daemon, daemon_factory, [entry])
+    daemon.start()
+    wait_until(lambda: attached_names(emu, item["id"]) == names, 30, "first file attached")
+    daemon.wait_event("daemon.initial_sync_done")
+
+    plain = cli(daemon, "sync", with_key=True)
+    assert plain.returncode == 2 and "plane-sync rescan" in plain.stderr
+
+    (folder / "b.bin").write_bytes(b"b")
+    asked = cli(daemon, "rescan", str(folder))
+    assert asked.returncode == 0, asked.stderr
+    assert f"daemon asked to rescan: {folder}" in asked.stdout
+    wait_until(lambda: "b.bin" in attached_names(emu, item["id"]), 30, "b.bin after rescan")
+
+    (folder / "c.bin").write_bytes(b"c")
+    now = cli(daemon, "sync", "--now")
+    assert now.returncode == 0, now.stderr
+    assert "The daemon rescans every folder now" in now.stdout
+    wait_until(lambda: "c.bin" in attached_names(emu, item["id"]), 30, "c.bin after sync --now")
+
+    unknown = cli(daemon, "rescan", str(tmp_path / "elsewhere"))
+    assert unknown.returncode == 2 and "is not a configured folder" in unknown.stderr
+    assert daemon.stop() == 0
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_and_health_over_loopback(emu: Emulator, daemon_factory: DaemonFactory,
+                                          tmp_path: Path) -> None:
+    pytest.importorskip("prometheus_client", reason="the metrics extra (the test extra has it)")
+    first, second = emu.work_items[0], emu.work_items[1]
+    a, b = tmp_path / "a", tmp_path / "b"
+    a_names = _files(a, 3)
+    config_folders = [folder_entry(a, first["identifier"]),
+                      folder_entry(b, second["identifier"])]  # b does not exist yet
+    daemon = daemon_factory(config_folders)
+    config = daemon_factory.config(config_folders)
+    config["metrics"] = "127.0.0.1:0"  # a free port, named by metrics.listening
+    daemon.write_config(config)
+    daemon.start()
+    base = daemon.wait_event("metrics.listening")["url"].removesuffix("/metrics")
+    assert base.startswith("http://127.0.0.1:")
+    wait_until(lambda: attached_names(emu, first["id"]) == a_names, 30, "folder a synced")
+
+    code, body = _get(base + "/healthz")
+    assert code == 503, body
+    assert f"FAIL {b}: not available" in body and f"ok {a}" in body
+
+    def uploads_counted() -> dict[Any, float] | None:
+        samples = _samples(_get(base + "/metrics")[1])
+        return samples if samples.get(("plane_sync_uploads_total", ())) == 3 else None
+
+    samples = wait_until(uploads_counted, 30, "three uploads in the metrics")
+    assert samples[("plane_sync_uploaded_bytes_total", ())] == 3000
+    assert samples[("plane_sync_watch_mode", (("folder", str(a)), ("mode", "inotify")))] == 1
+    assert samples[("plane_sync_paused", (("folder", str(a)),))] == 0
+    assert samples[("plane_sync_failures_total", (("kind", "file"),))] == 0
+    age = samples[("plane_sync_last_complete_pass_age_seconds",
+                   (("folder", str(a)), ("work_item", first["identifier"])))]
+    assert age >= 0
+    assert ("plane_sync_rate_budget_limit", ()) in samples
+
+    b.mkdir()  # the folder appears: it is synced, and then every folder is healthy
+    (b / "late.txt").write_text("late")
+    wait_until(lambda: _get(base + "/healthz")[0] == 200, 60, "healthz 200 once b synced")
+    assert cli(daemon, "pause").returncode == 0  # a paused folder is not being synced
+    code, body = _get(base + "/healthz")
+    assert code == 503 and f"FAIL {a}: paused" in body
+    assert daemon.stop() == 0
