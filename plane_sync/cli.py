@@ -104,6 +104,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "init":
         from plane_sync.commands.init import run as run_init
 
+        configure_logging("warning", "auto")  # the questions are the output
         return run_init(args)
     if args.command in STATE_COMMANDS:
         configure_logging("warning", "auto")
