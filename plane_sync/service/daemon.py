@@ -368,23 +368,15 @@ class Daemon:
         if waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
             self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
-        if report.failed:
-            self._schedule_retry(target, later)
-        stopped = any(path == "*" for path, _ in report.waiting)
-        self.live.pass_done(target, report, complete=not (stopped or report.unavailable
-                                                           or report.error))
+        if report.failed:  # come back when the first failed file's retry is due
+            assert self._state is not None
+            self.schedule.mark_retry(target.key, later, [
+                f.next_retry_at for f in self._state.failures(target.key)
+                if not f.permanent and f.next_retry_at is not None])
+        self.live.pass_done(target, report)
         if self.on_pass is not None:
             self.on_pass(report)
         return True
-
-    def _schedule_retry(self, target: Target, now: float) -> None:
-        """Failed files are retried on the state's schedule: come back when the first is due."""
-        assert self._state is not None
-        due = [f.next_retry_at for f in self._state.failures(target.key)
-               if not f.permanent and f.next_retry_at is not None]
-        if due:
-            wall_delay = max(min(due) - time.time(), 1.0)
-            self.schedule.mark(target.key, now + wall_delay)
 
     def _plane_trouble(self, exc: Exception) -> None:
         delay = self.schedule.trouble(time.monotonic())
@@ -397,16 +389,9 @@ class Daemon:
         self._stop.set()
 
     def _sleep_time(self, now: float) -> float:
-        deadlines = [run.next_rescan for run in self._folders.values() if run.available]
-        deadlines += self.schedule.deadlines()
-        due = self.queue.next_due()
-        if due is not None:
-            deadlines.append(due)
-        if self.schedule.backing_off(now):
-            deadlines = [max(d, self.schedule.backoff_until) for d in deadlines]
-        interval = self.notifier.watchdog_interval()
-        wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
-        return max(wait, 0.05)
+        others = [run.next_rescan for run in self._folders.values() if run.available]
+        others += [due for due in (self.queue.next_due(),) if due is not None]
+        return self.schedule.sleep_time(now, others, self.notifier.watchdog_interval())
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         """Every wait of the Plane client (rate limit, backoff): a stop request ends it, so

@@ -107,9 +107,12 @@ class LiveStatus:
             self._target = target
             self._queued_files = self._queued_bytes = 0
 
-    def pass_done(self, target: Target, report: PassReport, *, complete: bool) -> None:
-        """``complete``: the pass went through the whole folder (not stopped, not paused,
-        folder there, work item listed); failed files do not make it incomplete."""
+    def pass_done(self, target: Target, report: PassReport) -> None:
+        """A pass is *complete* when it went through the whole folder (not stopped, not
+        paused, the folder there, the work item listed); failed files do not make it
+        incomplete."""
+        stopped = any(path == "*" for path, _ in report.waiting)
+        complete = not (stopped or report.unavailable or report.error)
         now = time.time()
         with self._lock:
             self._target, self._upload = None, None

@@ -194,3 +194,39 @@ def test_status_needs_no_api_key(home: Path, folder: Path, emulator: Emulator) -
     run = cli(home, "status", "-c", str(config))
     assert run.returncode == 0, run.stderr
     assert "daemon: not running" in run.stdout
+
+
+def test_the_demo_says_a_skipped_file_once_and_shows_no_log_lines(home: Path) -> None:
+    demo_folder = home / "demo"
+    demo_folder.mkdir()
+    (demo_folder / "empty.txt").write_text("")  # Plane refuses empty files: skipped
+    proc = subprocess.Popen([sys.executable, "-m", "plane_sync", "demo", "--folder",
+                             str(demo_folder)], env=env_for(home), cwd=home,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+
+        def read_until(prefix: str, count: int) -> None:
+            while sum(line.startswith(prefix) for line in seen) < count:
+                line = proc.stdout.readline() if proc.stdout else ""
+                assert line, seen
+                seen.append(line)
+
+        read_until("uploaded", 3)
+        (demo_folder / "later.txt").write_text("later\n")  # another pass over the folder
+        read_until("uploaded  later.txt", 1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    lines = [*seen, *out.splitlines(keepends=True)]
+    assert proc.returncode == 0, err
+    assert sum(line.startswith("skipped   empty.txt") for line in lines) == 1, lines
+    assert err == ""  # the daemon's log went to its file, named at the start
+    assert not any(re.search(r"\[(info|warning|debug)\s*\]|^\{\"", line) for line in lines)
+    log_line = next(line for line in lines if "The daemon's log:" in line)
+    log_file = Path(log_line.rsplit("The daemon's log: ", 1)[1].strip().rstrip(")"))
+    assert "upload.done" in log_file.read_text(encoding="utf-8")

@@ -222,3 +222,47 @@ def test_metrics_and_health_over_loopback(emu: Emulator, daemon_factory: DaemonF
     code, body = _get(base + "/healthz")
     assert code == 503 and f"FAIL {a}: paused" in body
     assert daemon.stop() == 0
+
+
+def test_lasting_conditions_are_said_once_when_they_start_and_once_when_they_end(
+        emu: Emulator, daemon_factory: DaemonFactory, tmp_path: Path) -> None:
+    second, third = emu.work_items[1], emu.work_items[2]
+    tickets = tmp_path / "tickets"
+    (tickets / "PROJ-1 a").mkdir(parents=True)
+    (tickets / "PROJ-1 a" / "a.txt").write_text("a")
+    (tickets / "notes").mkdir()  # named after no work item: unmapped
+    (tickets / "notes" / "n.txt").write_text("n")
+    share = tmp_path / "share"
+    share_names = _files(share, 4)
+    daemon = daemon_factory([{"path": str(tickets), "work_items": "subfolders"},
+                             folder_entry(share, third["identifier"], on_delete="delete")],
+                            rescan_interval="0.3s")
+    daemon.start("--log-level", "debug")
+    wait_until(lambda: attached_names(emu, third["id"]) == share_names, 30, "share synced")
+    for name in share_names[1:]:  # 3 of 4 gone at once: looks unmounted, held
+        (share / name).unlink()
+
+    def passes_over(folder: Path) -> int:
+        return sum(1 for e in daemon.events("sync.pass") if e["folder"] == str(folder))
+
+    held_from = passes_over(share)
+    wait_until(lambda: passes_over(share) >= held_from + 5, 60, "five passes of the share")
+    wait_until(lambda: passes_over(tickets / "PROJ-1 a") >= 5, 60, "five rescans of tickets")
+    assert [e["path"] for e in daemon.events("folder.unmapped")] == [str(tickets / "notes")]
+    assert len(daemon.events("folder.hold")) == 1
+    assert daemon.events("folder.hold_ended") == []
+
+    (tickets / "notes").rename(tickets / "PROJ-2 notes")  # the fix: name it after one
+    new = _files(share, 3, prefix="new")  # 3 of 7 gone: within the limit, so deleted
+    daemon.wait_event("folder.unmapped_ended")
+    daemon.wait_event("folder.hold_ended")
+    wait_until(lambda: attached_names(emu, third["id"]) == sorted([share_names[0], *new]), 30,
+               "the deletions carried out once the hold ended")
+    wait_until(lambda: attached_names(emu, second["id"]) == ["n.txt"], 30,
+               "the renamed subfolder synced to its work item")
+    ended_from = passes_over(share)
+    wait_until(lambda: passes_over(share) >= ended_from + 3, 60, "three more passes")
+    assert len(daemon.events("folder.unmapped")) == 1
+    assert len(daemon.events("folder.unmapped_ended")) == 1
+    assert len(daemon.events("folder.hold")) == len(daemon.events("folder.hold_ended")) == 1
+    assert daemon.stop() == 0
