@@ -107,7 +107,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         configure_logging("warning", "auto")  # the questions are the output
         return run_init(args)
     if args.command in STATE_COMMANDS:
-        configure_logging("warning", "auto")
+        configure_logging(args.log_level or "warning", args.log_format or "auto")
         code: int = importlib.import_module(STATE_COMMANDS[args.command]).run(args)
         return code
     if args.command == "sync" and args.now:

@@ -122,7 +122,7 @@ def build_parser() -> Parser:
     parser.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, *, log_options: bool = True) -> argparse.ArgumentParser:
+    def command(name: str) -> argparse.ArgumentParser:
         short, description, epilog = COMMAND_HELP[name]
         p = sub.add_parser(name, help=short, description=description,
                            epilog=epilog or EXIT_CODES_HELP,
@@ -130,8 +130,7 @@ def build_parser() -> Parser:
         # SUPPRESS: a -c given before the command is not overwritten by this default.
         p.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP,
                        default=argparse.SUPPRESS)
-        if log_options:
-            _log_options(p)
+        _log_options(p)
         return p
 
     command("check")
@@ -143,12 +142,12 @@ def build_parser() -> Parser:
                    help="when the daemon runs, ask it to rescan every folder now (else sync)")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON document on stdout")
-    p = command("status", log_options=False)
+    p = command("status")
     p.add_argument("--json", action="store_true",
                    help="print the status as one JSON document on stdout")
     command("run")
     for name in ("pause", "resume", "rescan"):
-        p = command(name, log_options=False)
+        p = command(name)
         p.add_argument("folders", nargs="*", metavar="FOLDER",
                        help="a configured folder's path (default: every folder)")
     _init_parser(sub)
