@@ -10,10 +10,12 @@ folder, named at the start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from plane_sync.config.load import parse_config
@@ -21,6 +23,7 @@ from plane_sync.emulator import Emulator
 from plane_sync.service.daemon import Daemon
 from plane_sync.service.logs import configure_logging
 from plane_sync.service.report import human_size
+from plane_sync.service.signals import signals_to_main_thread
 from plane_sync.sync.outcome import PassReport
 
 DEMO_RATE = (600, 60.0)  # the emulator's limit, and what the client paces itself to
@@ -42,6 +45,16 @@ def _demo_config_text(emu: Emulator, folder: Path, state_dir: Path) -> str:
     })
 
 
+@contextlib.contextmanager
+def _emulator() -> Iterator[Emulator]:
+    with signals_to_main_thread():  # its server threads leave Ctrl-C to the demo's loop
+        emu = Emulator(rate_limit=DEMO_RATE).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     base = Path(tempfile.mkdtemp(prefix="plane-sync-demo-"))
     log_path = base / "demo.log"
@@ -55,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace, base: Path, log_path: Path) -> int:
     folder = Path(args.folder).expanduser().absolute() if args.folder else base / "PROJ-1"
-    with Emulator(rate_limit=DEMO_RATE) as emu:
+    with _emulator() as emu:
         ident = emu.work_items[0]["identifier"]
         folder.mkdir(parents=True, exist_ok=True)
         for rel, text in SAMPLE_FILES.items():

@@ -57,7 +57,7 @@ from plane_sync.service.reload import quiet_for, read_new_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
-from plane_sync.service.signals import install_handlers
+from plane_sync.service.signals import install_handlers, signals_to_main_thread
 from plane_sync.service.steering import PassGate, Steering
 from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.engine import Engine
@@ -161,7 +161,8 @@ class Daemon:
         self.activity.set("starting watchers")
         for folder in self.config.folders:
             self._add_folder(folder)
-        self.watcher.start()
+        with signals_to_main_thread():  # the watcher's threads leave signals to this one
+            self.watcher.start()
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
@@ -199,7 +200,8 @@ class Daemon:
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
-        watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
+        with signals_to_main_thread():  # a poller thread may start
+            watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
                                                     now=time.monotonic())

@@ -58,8 +58,10 @@ def test_status_shows_the_upload_in_flight_pause_stops_uploads_resume_starts_the
         emu: Emulator, daemon_factory: DaemonFactory, item: dict[str, Any],
         tmp_path: Path) -> None:
     folder = tmp_path / "slow"
-    names = _files(folder, 12, size=200_000)
-    emu.faults.set(delay=0.3)  # each API call takes 0.3 s: an upload is in flight a while
+    names = _files(folder, 40, size=200_000)
+    # Each API call takes 0.5 s: an upload is in flight a while, and 40 of them outlast the
+    # few commands this test runs before its pause even on a loaded machine.
+    emu.faults.set(delay=0.5)
     entry = folder_entry(folder, item["identifier"])
     daemon = daemon_factory([entry])
     keyless(daemon, daemon_factory, [entry])
@@ -105,6 +107,7 @@ def test_status_shows_the_upload_in_flight_pause_stops_uploads_resume_starts_the
     assert "PAUSED since" in cli(daemon, "status").stdout
     assert daemon.uploads() == []
 
+    emu.faults.clear()  # the rest need not be slow
     resumed = cli(daemon, "resume")
     assert resumed.returncode == 0 and f"daemon resumed: {folder}" in resumed.stdout
     wait_until(lambda: attached_names(emu, item["id"]) == sorted([*names, "new.bin"]), 90,
