@@ -10,6 +10,7 @@ from typing import Any
 from plane_sync.core.sizes import human_size
 
 WORKER_SILENT_AFTER = 120.0  # seconds without a sign of life before status points it out
+WAITING_SHOWN = 10  # per work item; the JSON has them all
 
 
 def _clock(ts: float | None) -> str:
@@ -86,9 +87,12 @@ def _print_folder(folder: dict[str, Any], paused: dict[str, Any], now: float) ->
         print(f"  {t['label']}: {done}{nxt}")
         if t["problem"]:
             print(f"    PROBLEM  {t['problem']}")
-        for w in t["waiting"]:
-            print(f"    waiting  {w['path']}: {w['reason']}"
-                  + (f" (next check {_clock(t['next_pass_at'])})" if t["next_pass_at"] else ""))
+        nxt = f" (next check {_clock(t['next_pass_at'])})" if t["next_pass_at"] else ""
+        for w in t["waiting"][:WAITING_SHOWN]:
+            print(f"    waiting  {w['path']}: {w['reason']}{nxt}")
+        if len(t["waiting"]) > WAITING_SHOWN:
+            print(f"    waiting  ... and {len(t['waiting']) - WAITING_SHOWN} more "
+                  "(plane-sync status --json lists them all)")
         if t["held"]:
             print(f"    HELD     {t['held']}")
     for p in folder["problems"]:

@@ -111,15 +111,14 @@ class LiveStatus:
         """A pass is *complete* when it went through the whole folder (not stopped, not
         paused, the folder there, the work item listed); failed files do not make it
         incomplete."""
-        stopped = any(path == "*" for path, _ in report.waiting)
-        complete = not (stopped or report.unavailable or report.error)
+        complete = not (report.stopped or report.unavailable or report.error)
         now = time.time()
         with self._lock:
             self._target, self._upload = None, None
             self._queued_files = self._queued_bytes = 0
             live = self._targets.setdefault(target.key,
                                             _TargetLive(target.label, str(target.root)))
-            live.waiting = [w for w in report.waiting if w[0] != "*"]
+            live.waiting = list(report.waiting)
             live.failed, live.held, live.last_pass_at = len(report.failed), report.held, now
             live.problem = report.unavailable or report.error
             if complete:

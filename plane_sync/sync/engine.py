@@ -47,6 +47,7 @@ from plane_sync.sync.targets import Target
 log = structlog.get_logger(__name__)
 
 PENDING_TAKEOVER_SECONDS = 3600.0  # Plane's presigned POST expires after one hour
+STOPPED_BEFORE = "not uploaded yet: the pass stopped first (paused, or the daemon stopping)"
 
 
 class Engine:
@@ -123,11 +124,12 @@ class Engine:
             seen_before = {normalize_rel_path(p) for p in seen_before}
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
-        finished = True
-        for action in actions:
+        for index, action in enumerate(actions):
             if self.stop is not None and self.stop.is_set():
-                report.waiting.append(("*", "stopped before this pass finished"))
-                finished = False
+                # What was not uploaded is not in sync: it waits for the next pass.
+                report.stopped = True
+                report.waiting += [(a.file.rel_path, STOPPED_BEFORE) for a in actions[index:]
+                                   if isinstance(a, Upload)]
                 break
             if isinstance(action, Upload):
                 self._upload(target, action, report)
@@ -139,6 +141,7 @@ class Engine:
                 self._keep(target, action, seen_before, report)
             elif isinstance(action, Hold):
                 report.held = action.reason
+        finished = not report.stopped
         self._say_hold(target, report.held, finished)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}

@@ -25,6 +25,7 @@ class PassReport:
     error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
     api_calls: int = 0
+    stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
 
     @property
     def ok(self) -> bool:

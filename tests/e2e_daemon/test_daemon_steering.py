@@ -91,6 +91,8 @@ def test_status_shows_the_upload_in_flight_pause_stops_uploads_resume_starts_the
     wait_until(settled_after_pause, 60, "the upload in flight finished, no new one started")
     done = len(daemon.uploads())
     assert done < len(names)  # it stopped part-way
+    [record] = status(daemon)["folders"]  # what was not uploaded is not "in sync"
+    assert (record["in_sync"], record["pending"]) == (done, len(names) - done)
     skipped = len(daemon.events("sync.pass_skipped"))
     (folder / "new.bin").write_bytes(b"new")  # the watcher asks for a pass: it is skipped
     wait_until(lambda: len(daemon.events("sync.pass_skipped")) > skipped, 30,
