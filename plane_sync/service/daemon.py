@@ -195,7 +195,8 @@ class Daemon:
                                                for r in self._folders.values()):
             self._initial_sync_done = True
             log.info("daemon.initial_sync_done", folders=len(self._folders))
-        self.activity.set("idle, watching")
+        self.activity.set("paused: every folder" if self.pauses.snapshot().all
+                          else "idle, watching")
 
     # -- folders ----------------------------------------------------------------------------
 
