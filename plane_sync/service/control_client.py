@@ -17,7 +17,7 @@ from typing import Any
 from plane_sync.errors import PlaneSyncError
 from plane_sync.service.control import PROTOCOL_VERSION, encode, read_line, socket_address
 
-DEFAULT_TIMEOUT = 1.5  # status answers within 2 s, database fallback included
+DEFAULT_TIMEOUT = 1.0  # status answers within 2 s: interpreter start and database included
 
 
 class DaemonNotRunning(PlaneSyncError):
