@@ -65,7 +65,7 @@ COMMAND_HELP: dict[str, tuple[str, str, str | None]] = {
                "its ETA, the rate budget, pauses, each folder's last complete pass, waiting "
                "files and held deletions) and, from the state database, each folder's "
                "failed and skipped files with reasons. Without a daemon, or one that does "
-               "not answer within 2 s, the database alone. Needs no API key, asks nothing "
+               "not answer within a second, the database alone. Needs no API key, asks nothing "
                "of Plane and touches no folder.",
                """exit status:
   0  the status was shown (failed files are listed, not signalled in the status)
