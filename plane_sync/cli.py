@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from plane_sync import __version__
+from plane_sync.commands.parser import build_parser
 from plane_sync.errors import AuthError, ConfigError, PlaneSyncError, PlaneUnreachable
 from plane_sync.service.logs import configure_logging
 from plane_sync.service.runtime import StateDirBusy
@@ -24,114 +24,18 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_PLANE = 0, 1, 2, 3
 CONFIG_COMMANDS = {
     "sync": "plane_sync.commands.sync",
     "check": "plane_sync.commands.check",
-    "status": "plane_sync.commands.status",
     "run": "plane_sync.commands.run",
 }
-
-
-EXIT_CODES_HELP = """exit status:
-  0  done: every folder in sync (check: every folder maps to a work item)
-  1  some files or folders failed, or deletions were held back; each named with its reason
-  2  configuration or usage error, or another plane-sync uses the state directory
-  3  Plane unreachable, or the API key rejected
-  130 interrupted (Ctrl-C)"""
-
-CONFIG_HELP = ("config file (default: the first of $PLANE_SYNC_CONFIG, "
-               "$XDG_CONFIG_HOME/plane-sync/config.yaml i.e. ~/.config/plane-sync/config.yaml, "
-               "/etc/plane-sync/config.yaml)")
-
-MAIN_EPILOG = f"""first steps:
-  plane-sync demo                 try it on a built-in Plane emulator, no account needed
-  cp config.example.yaml ~/.config/plane-sync/config.yaml   then edit url, workspace, folders
-  export PLANE_API_KEY=plane_api_...   (Plane: Profile settings > Personal access tokens)
-  plane-sync check                reach Plane, check the key, show folder -> work item
-  plane-sync sync --dry-run       show what would be uploaded, change nothing
-  plane-sync sync                 upload once; or run the daemon: plane-sync run
-
-{EXIT_CODES_HELP}
-
-Help on one command: plane-sync COMMAND --help"""
-
-# (name, one-line help, longer description, exit status epilog or None for the common one)
-_CONFIG_COMMAND_HELP = {
-    "check": ("validate the config, reach Plane, resolve every work item",
-              "Validate the config, reach Plane, check the API key and the workspace, "
-              "resolve every folder's work item and print which folder goes where. "
-              "Sends no write request.",
-              """exit status:
-  0  every folder maps to a work item and exists (unmapped subfolders are only listed)
-  1  a work item cannot be found or a folder is missing
-  2  configuration error
-  3  Plane unreachable, or the API key rejected"""),
-    "sync": ("one pass over every folder, then exit",
-             "Sync every folder once: upload new and changed files, then exit. "
-             "Refused (exit 2) while the daemon runs on the same state directory: "
-             "the daemon already syncs.",
-             None),
-    "status": ("show what each folder's last sync found (works while the daemon runs)",
-               "Show, from the state database, each folder's last sync: files in sync, "
-               "pending, failed and skipped with reasons; and whether the daemon runs. "
-               "Asks nothing of Plane.",
-               """exit status:
-  0  the status was shown (failed files are listed, not signalled in the status)
-  2  configuration error"""),
-    "run": ("run as a daemon: watch the folders and upload changes",
-            "Run in the foreground: sync every folder, then watch for changes and upload "
-            "them once they have settled; a full rescan runs every rescan_interval. "
-            "Stops cleanly on Ctrl-C or SIGTERM; SIGHUP re-reads the config.",
-            None),
+# Commands that read only where the state is (no API key, no network, no folder), and the
+# module whose run(args) carries them out.
+STATE_COMMANDS = {
+    "status": "plane_sync.commands.status",
+    "pause": "plane_sync.commands.control",
+    "resume": "plane_sync.commands.control",
+    "rescan": "plane_sync.commands.control",
 }
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="plane-sync",
-        description="Mirror folders into attachments of Plane work items.",
-        epilog=MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"plane-sync {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def with_config(name: str) -> argparse.ArgumentParser:
-        short, description, epilog = _CONFIG_COMMAND_HELP[name]
-        p = sub.add_parser(name, help=short, description=description,
-                           epilog=epilog or EXIT_CODES_HELP,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("-c", "--config", metavar="FILE", help=CONFIG_HELP)
-        _log_options(p)
-        return p
-
-    p = with_config("check")
-    p = with_config("sync")
-    p.add_argument("--dry-run", action="store_true",
-                   help="show what would be uploaded or deleted; change nothing in Plane")
-    p.add_argument("--json", action="store_true",
-                   help="print the result as one JSON document on stdout")
-    p = with_config("status")
-    p.add_argument("--json", action="store_true",
-                   help="print the status as one JSON document on stdout")
-    with_config("run")
-    p = sub.add_parser(
-        "demo", help="try plane-sync on a built-in Plane emulator (no account needed)",
-        description="Start the Plane emulator on loopback, make a demo folder with a few "
-                    "files and watch it: files dropped in are uploaded. Ctrl-C stops and "
-                    "lists the work item's attachments. Needs no config and no network.",
-        epilog="exit status: 0 after Ctrl-C or SIGTERM",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--folder", metavar="DIR",
-                   help="the folder to watch (default: a new folder under the temp dir)")
-    _log_options(p)
-    sub.add_parser("emulator", help="serve the Plane emulator for tests and scripts "
-                                    "(see: plane-sync emulator --help)",
-                   add_help=False)
-    return parser
-
-
-def _log_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                   help="log detail on stderr (default: the config's log.level for run; "
-                        "warning for the others)")
-    p.add_argument("--log-format", choices=["auto", "console", "json"],
-                   help="auto: readable on a terminal, JSON lines otherwise")
+__all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,7 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from plane_sync.emulator.cli import main as emulator_main
 
         return emulator_main(args_list[1:])
-    args = build_parser().parse_args(args_list)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:  # bare `plane-sync`: what it can do, not an error
+        parser.print_help()
+        return EXIT_OK
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # inside the try: a reader that went away is handled below
@@ -193,6 +101,22 @@ def _dispatch(args: argparse.Namespace) -> int:
         from plane_sync.commands.demo import run as run_demo
 
         return run_demo(args)
+    if args.command == "init":
+        from plane_sync.commands.init import run as run_init
+
+        configure_logging("warning", "auto")  # the questions are the output
+        return run_init(args)
+    if args.command in STATE_COMMANDS:
+        configure_logging(args.log_level or "warning", args.log_format or "auto")
+        code: int = importlib.import_module(STATE_COMMANDS[args.command]).run(args)
+        return code
+    if args.command == "sync" and args.now:
+        from plane_sync.commands.control import ask_rescan
+
+        asked = ask_rescan(args)
+        if asked is not None:
+            return asked
+        args.command = "sync"  # no daemon: an ordinary sync
     from plane_sync.config.load import find_config_path, load_config
 
     config = load_config(find_config_path(args.config))
@@ -204,7 +128,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                       secrets=(config.plane.api_key,))
     module = importlib.import_module(CONFIG_COMMANDS[args.command])
     try:
-        code: int = module.run(config, args)
+        code = module.run(config, args)
     except OSError as exc:
         if exc.filename is None or not _related(Path(os.fsdecode(exc.filename)),
                                                 config.state_dir):

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/venv.sh
-.venv/bin/python -m pip install --quiet -e '.[test]'
+install_once '.[test]'
 echo "== ruff"
 .venv/bin/ruff check plane_sync tests bench
 echo "== mypy"

@@ -39,6 +39,7 @@ THIRD_PARTY = {
     "httpcore": {"remote"},
     "watchdog": {"local.watch"},
     "yaml": {"config"},
+    "prometheus_client": {"service.metrics"},
 }
 # core is pure: no I/O, no clock, no logging. These are the standard modules it may use.
 CORE_STDLIB = {"__future__", "collections", "collections.abc", "dataclasses", "typing",

@@ -1,14 +1,21 @@
 """``plane-sync demo``: plane-sync on the embedded Plane emulator, for a first look without
 a Plane account. Starts the emulator on loopback, makes a demo folder with a few files, runs the
-daemon on it and prints each upload as it lands; files dropped in later are uploaded too."""
+daemon on it and prints each upload as it lands; files dropped in later are uploaded too.
+
+The terminal shows only the demo's own lines, each said once (a file skipped is named when
+it is first skipped, not after every pass); the daemon's log goes to a file beside the demo
+folder, named at the start.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from plane_sync.config.load import parse_config
@@ -16,6 +23,7 @@ from plane_sync.emulator import Emulator
 from plane_sync.service.daemon import Daemon
 from plane_sync.service.logs import configure_logging
 from plane_sync.service.report import human_size
+from plane_sync.service.signals import signals_to_main_thread
 from plane_sync.sync.outcome import PassReport
 
 DEMO_RATE = (600, 60.0)  # the emulator's limit, and what the client paces itself to
@@ -37,11 +45,30 @@ def _demo_config_text(emu: Emulator, folder: Path, state_dir: Path) -> str:
     })
 
 
+@contextlib.contextmanager
+def _emulator() -> Iterator[Emulator]:
+    with signals_to_main_thread():  # its server threads leave Ctrl-C to the demo's loop
+        emu = Emulator(rate_limit=DEMO_RATE).start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
 def run(args: argparse.Namespace) -> int:
-    configure_logging(args.log_level or "warning", args.log_format or "auto")
     base = Path(tempfile.mkdtemp(prefix="plane-sync-demo-"))
+    log_path = base / "demo.log"
+    log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - open until the end
+    configure_logging(args.log_level or "info", args.log_format or "console", stream=log_file)
+    try:
+        return _demo(args, base, log_path)
+    finally:
+        log_file.close()
+
+
+def _demo(args: argparse.Namespace, base: Path, log_path: Path) -> int:
     folder = Path(args.folder).expanduser().absolute() if args.folder else base / "PROJ-1"
-    with Emulator(rate_limit=DEMO_RATE) as emu:
+    with _emulator() as emu:
         ident = emu.work_items[0]["identifier"]
         folder.mkdir(parents=True, exist_ok=True)
         for rel, text in SAMPLE_FILES.items():
@@ -54,29 +81,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"Plane emulator at {emu.url} (workspace {emu.workspace}, work item {ident}); "
               "it lives only as long as this demo.")
         print(f"Watching {folder}\nDrop files in: each is uploaded to {ident} once it has "
-              "not changed for a second. Ctrl-C stops.\n", flush=True)
+              f"not changed for a second. Ctrl-C stops. (The daemon's log: {log_path})\n",
+              flush=True)
+        said_skipped: set[tuple[str, str]] = set()
 
         def show(report: PassReport) -> None:
             for rel, size in report.uploaded:
                 print(f"uploaded  {rel} ({human_size(size)}) -> {report.label}", flush=True)
             for name, reason in report.deleted:
                 print(f"deleted   {name} ({reason})", flush=True)
+            for name, reason in report.kept:
+                print(f"kept      {name} ({reason})", flush=True)
             for rel, reason in report.skipped:
-                print(f"skipped   {rel}: {reason}", flush=True)
+                if (rel, reason) not in said_skipped:
+                    print(f"skipped   {rel}: {reason}", flush=True)
+            said_skipped.intersection_update(report.skipped)  # said again if it comes back
+            said_skipped.update(report.skipped)
 
         daemon = Daemon(config, on_pass=show, stop_deadline=5.0)
         daemon.install_signal_handlers()
-        code = daemon.run()
+        daemon.run()  # Ctrl-C is how a demo ends: exit 0, not the daemon's 130
         listed = emu.attachments(emu.work_items[0]["id"])
         print(f"\n{ident} has {len(listed)} attachment(s) (files in subfolders are named "
               "\"sub \u2044 file\"):")
         for row in listed:
             print(f"  {row['attributes']['name']} ({human_size(row['attributes']['size'])})")
         if args.folder:
-            shutil.rmtree(base, ignore_errors=True)  # only the demo's state was in there
+            shutil.rmtree(base / "state", ignore_errors=True)  # only the demo's state
+            print(f"\nThe daemon's log is in {log_path}.")
         else:
             print(f"\nThe demo folder is left in {base} (remove it with: rm -r {base}).")
         print("Next: copy config.example.yaml to ~/.config/plane-sync/config.yaml, "
               "then plane-sync check.")
         sys.stdout.flush()
-        return code
+        return 0

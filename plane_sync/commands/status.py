@@ -1,4 +1,10 @@
-"""``plane-sync status``: what the state database says, readable while the daemon runs."""
+"""``plane-sync status``: the running daemon's live state over its control socket, plus what
+the state database says (failures with their next try, skips, each folder's last sync).
+
+Needs no API key and no network, and never touches a synced folder: only ``state_dir`` is
+read from the config (:mod:`plane_sync.config.locate`). Without a daemon, or with one that
+does not answer within the socket timeout, the database alone is shown, and said so.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,21 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
-from plane_sync.config.types import Config
+from plane_sync.commands.status_live import print_live
+from plane_sync.config.locate import StateLocation, locate_state
+from plane_sync.errors import ConfigError
+from plane_sync.service.control_client import (
+    ControlRefused,
+    DaemonNotAnswering,
+    DaemonNotRunning,
+    ask,
+)
+from plane_sync.service.pauses import Pauses
 from plane_sync.service.runtime import STATE_FILE
+from plane_sync.service.state_access import state_dir_problem
 from plane_sync.sync.state import DaemonStatus, StateDB
 
 STALE_AFTER = 300.0  # a daemon that has not written its status for this long is stuck
@@ -33,8 +50,16 @@ def daemon_summary(status: DaemonStatus | None) -> dict[str, Any]:
             "updated_seconds_ago": round(age, 1), "stale": age > STALE_AFTER}
 
 
-def collect(config: Config) -> dict[str, Any]:
-    db_path = config.state_dir / STATE_FILE
+def usable_state_dir(location: StateLocation) -> Path:
+    problem = state_dir_problem(location.state_dir)
+    if problem is not None:
+        raise ConfigError([f"state_dir: cannot use {location.state_dir}: {problem}"],
+                          source=str(location.source))
+    return location.state_dir
+
+
+def collect(state_dir: Path) -> dict[str, Any]:
+    db_path = state_dir / STATE_FILE
     if not db_path.exists():
         return {"daemon": {"running": False}, "folders": [], "note": "never synced"}
     state = StateDB(db_path)
@@ -64,19 +89,31 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def run(config: Config, args: argparse.Namespace) -> int:
-    info = collect(config)
+def run(args: argparse.Namespace) -> int:
+    state_dir = usable_state_dir(locate_state(args.config))
+    live: dict[str, Any] | None = None
+    silence = None
+    try:
+        live = ask(state_dir, "status")
+    except DaemonNotRunning:
+        pass
+    except (DaemonNotAnswering, ControlRefused) as exc:
+        silence = exc.message
+    info = collect(state_dir)
+    if live is not None:
+        info["daemon"] = {"running": True, "answering": True, "pid": live["pid"],
+                          "activity": live["activity"]}
+        info["live"] = live
+    elif silence is not None:
+        info["daemon"]["answering"] = False
+        info["daemon"]["not_answering"] = silence
+    info["paused"] = vars(Pauses(state_dir).snapshot()) if live is None else live["paused"]
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     # Exit 0 even when files failed: status reports, sync and check signal.
-    d = info["daemon"]
-    if d["running"]:
-        stale = " (no progress report for a while)" if d["stale"] else ""
-        print(f"daemon: running, pid {d['pid']}: {d['activity']}{stale}")
-    else:
-        print("daemon: not running")
-    if not info["folders"]:
+    _print_daemon(info, state_dir)
+    if not info["folders"] and live is None:
         print("no folder has been synced yet: run plane-sync sync, or start the daemon "
               "(plane-sync run)")
     for f in info["folders"]:
@@ -91,3 +128,24 @@ def run(config: Config, args: argparse.Namespace) -> int:
         for x in f["skipped"]:
             print(f"  skipped  {x['path']}: {x['reason']}")
     return 0
+
+
+def _print_daemon(info: dict[str, Any], state_dir: Path) -> None:
+    d = info["daemon"]
+    if "live" in info:
+        print_live(info["live"])
+    elif d.get("answering") is False:
+        print(f"daemon: NOT ANSWERING ({d['not_answering']}); showing the state database")
+        if d["running"]:
+            print(f"  pid {d['pid']} last wrote its status {d['updated_seconds_ago']:.0f}s "
+                  f"ago: {d['activity']}")
+    elif d["running"]:
+        stale = " (no progress report for a while)" if d["stale"] else ""
+        print(f"daemon: running, pid {d['pid']}: {d['activity']}{stale} (no control socket:"
+              " an older plane-sync?)")
+    else:
+        print(f"daemon: not running (state directory {state_dir})")
+    paused = info["paused"]
+    if "live" not in info and (paused["all"] or paused["folders"]):
+        which = "every folder" if paused["all"] else ", ".join(paused["folders"])
+        print(f"paused: {which} (plane-sync resume)")

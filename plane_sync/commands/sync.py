@@ -1,18 +1,34 @@
 """``plane-sync sync``: one pass over every folder, then exit.
 
 Exit 0 when every folder is in sync afterwards, 1 when some files failed or a folder could
-not be synced, 3 when Plane cannot be reached or rejects the key (raised to the CLI)."""
+not be synced, 3 when Plane cannot be reached or rejects the key (raised to the CLI).
+
+A real sync takes the state-directory lock (refused while the daemon runs). A dry run writes
+nothing, not even the hash cache, so it takes no lock and runs beside the daemon: it reads
+the state database (WAL lets it), or, before the first sync, an empty one of its own.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from plane_sync.config.types import Config
 from plane_sync.service.report import TerminalProgress, print_reports, reports_json
-from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.service.runtime import (
+    STATE_FILE,
+    StateLock,
+    open_client,
+    open_state,
+    size_limit_for,
+)
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
 
 EXIT_INTERRUPTED = 130
@@ -20,36 +36,32 @@ EXIT_INTERRUPTED = 130
 
 def run(config: Config, args: argparse.Namespace) -> int:
     dry_run: bool = args.dry_run
-    with StateLock(config.state_dir), open_client(config) as client:
-        state = open_state(config)
+    with state_for(config, dry_run=dry_run) as state, open_client(config) as client:
+        targets, problems = resolve_targets(config.folders,
+                                            WorkItemResolver(client, dry_run=dry_run))
+        show_progress = sys.stderr.isatty() and not args.json
+        terminal = TerminalProgress() if show_progress else None
+        counter = UploadCounter(terminal.progress() if terminal else Progress())
+        engine = Engine(client, state, size_limit=size_limit_for(config, client),
+                        external_source=config.plane.external_source, dry_run=dry_run,
+                        progress=counter.progress())
+        reports: list[PassReport] = []
+        current: Target | None = None
         try:
-            targets, problems = resolve_targets(config.folders,
-                                                WorkItemResolver(client, dry_run=dry_run))
-            show_progress = sys.stderr.isatty() and not args.json
-            terminal = TerminalProgress() if show_progress else None
-            counter = UploadCounter(terminal.progress() if terminal else Progress())
-            engine = Engine(client, state, size_limit=size_limit_for(config, client),
-                            external_source=config.plane.external_source, dry_run=dry_run,
-                            progress=counter.progress())
-            reports: list[PassReport] = []
-            current: Target | None = None
-            try:
-                for target in targets:
-                    current = target
-                    counter.files_in_target = 0
-                    reports.append(engine.sync_target(target))
-            except KeyboardInterrupt:
-                if terminal:
-                    terminal.finish()
-                    terminal = None
-                _print_interrupted(reports, problems, current, counter.files_in_target,
-                                   dry_run=dry_run, as_json=args.json)
-                return EXIT_INTERRUPTED
-            finally:
-                if terminal:
-                    terminal.finish()
+            for target in targets:
+                current = target
+                counter.files_in_target = 0
+                reports.append(engine.sync_target(target))
+        except KeyboardInterrupt:
+            if terminal:
+                terminal.finish()
+                terminal = None
+            _print_interrupted(reports, problems, current, counter.files_in_target,
+                               dry_run=dry_run, as_json=args.json)
+            return EXIT_INTERRUPTED
         finally:
-            state.close()
+            if terminal:
+                terminal.finish()
     # A hold is not "in sync": attachments of gone files stay because the folder looked
     # unmounted, and a cron job should hear about that.
     failed = any(not r.ok or r.held for r in reports) or any(
@@ -60,6 +72,26 @@ def run(config: Config, args: argparse.Namespace) -> int:
     else:
         print_reports(reports, problems, dry_run=dry_run)
     return code
+
+
+@contextlib.contextmanager
+def state_for(config: Config, *, dry_run: bool) -> Iterator[StateDB]:
+    """The state database, locked for a real sync; read as it is for a dry run."""
+    if not dry_run:
+        with StateLock(config.state_dir):
+            state = open_state(config)
+            try:
+                yield state
+            finally:
+                state.close()
+        return
+    with contextlib.ExitStack() as stack:
+        db = config.state_dir / STATE_FILE
+        if not db.exists():  # never synced: nothing to know, and nothing may be created
+            db = Path(stack.enter_context(tempfile.TemporaryDirectory())) / STATE_FILE
+        state = StateDB(db)
+        stack.callback(state.close)
+        yield state
 
 
 class UploadCounter:

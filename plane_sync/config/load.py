@@ -26,6 +26,7 @@ from plane_sync.config.folders import (
     read_folders,
     read_settings,
 )
+from plane_sync.config.metrics import read_metrics
 from plane_sync.config.reader import Problems, Section, expand_path, load_yaml
 from plane_sync.config.types import (
     DEFAULT_EXCLUDES,
@@ -52,14 +53,15 @@ from plane_sync.errors import ConfigError
 __all__ = [
     "DEFAULT_EXCLUDES", "Config", "FolderConfig", "LogFormat", "LogSettings", "OnChange",
     "OnDelete", "PlaneSettings", "SingleTarget", "SubfolderTarget", "WatchMode",
-    "find_config_path", "load_config", "parse_config", "parse_subfolder_name",
+    "default_state_dir", "find_config_path", "load_config", "parse_config",
+    "parse_subfolder_name",
 ]  # fmt: skip
 
 
 SYSTEM_CONFIG_PATH = Path("/etc/plane-sync/config.yaml")
 
 
-_TOP_KEYS = ("plane", "state_dir", "defaults", "folders", "log")
+_TOP_KEYS = ("plane", "state_dir", "defaults", "folders", "log", "metrics")
 _PLANE_KEYS = ("url", "api_key", "api_key_file", "workspace", "ca_bundle", "timeout",
                "rate_limit", "external_source", "file_size_limit")
 _LOG_KEYS = ("level", "format")
@@ -131,7 +133,7 @@ def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
     root.check_keys(_TOP_KEYS)
     secret_files: list[tuple[str, Path, str]] = []
     plane = _read_plane(root, warnings, file_mode, source, secret_files)
-    state_dir = root.path("state_dir") or _default_state_dir(env)
+    state_dir = root.path("state_dir") or default_state_dir(env)
     defaults_section = root.section("defaults")
     if defaults_section is not None:
         defaults_section.check_keys(SETTING_KEYS)
@@ -140,13 +142,19 @@ def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
     check_folder_overlaps(folders, state_dir, problems)
     check_secret_files(folders, secret_files, problems)
     log = _read_log(root.section("log"))
+    metrics = read_metrics(root, warnings)
     if problems or plane is None:
         raise ConfigError(problems.items, source=source)
     return Config(plane=plane, state_dir=state_dir, folders=tuple(f for f, _ in folders),
-                  log=log, source=Path(source), warnings=tuple(warnings))
+                  log=log, source=Path(source), warnings=tuple(warnings), metrics=metrics)
 
 
-def _default_state_dir(env: Mapping[str, str]) -> Path:
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """``$STATE_DIRECTORY`` under a systemd unit with ``StateDirectory=`` (the server
+    unit's /var/lib/plane-sync), else ``$XDG_STATE_HOME/plane-sync``."""
+    systemd_dirs = env.get("STATE_DIRECTORY", "")
+    if systemd_dirs and os.path.isabs(systemd_dirs.split(":")[0]):
+        return Path(systemd_dirs.split(":")[0])
     state_home = env.get("XDG_STATE_HOME", "")
     if not os.path.isabs(state_home):
         state_home = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state")

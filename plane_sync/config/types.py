@@ -68,6 +68,15 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """``metrics:``: Prometheus text on /metrics and a health check on /healthz."""
+
+    host: str
+    port: int
+    max_pass_age: float | None = None  # None: twice the folder's rescan_interval + 5 min
+
+
+@dataclass(frozen=True)
 class Config:
     plane: PlaneSettings
     state_dir: Path
@@ -75,3 +84,4 @@ class Config:
     log: LogSettings
     source: Path
     warnings: tuple[str, ...] = ()
+    metrics: MetricsSettings | None = None

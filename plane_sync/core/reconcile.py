@@ -34,6 +34,7 @@ from plane_sync.core.identity import (
 )
 from plane_sync.core.mime import mime_type_for
 from plane_sync.core.models import LocalFile, RemoteAttachment
+from plane_sync.core.sizes import human_size
 
 DEFAULT_SIZE_LIMIT = 5 * 1024 * 1024
 
@@ -41,6 +42,7 @@ DEFAULT_SIZE_LIMIT = 5 * 1024 * 1024
 REASON_GONE = "file deleted"
 REASON_REPLACED = "older version of a file whose current version is uploaded"
 REASON_DUPLICATE = "duplicate of an identical attachment"
+REASON_KEPT = "file deleted; its attachment stays (on_delete: keep)"
 
 # Skip.kind values.
 SKIP_EMPTY = "empty"
@@ -101,7 +103,16 @@ class Hold:
     suppressed: int = 0
 
 
-Action = Upload | Delete | Skip | Hold
+@dataclass(frozen=True)
+class Keep:
+    """A file of ours that is gone from disk, whose attachment stays (``on_delete: keep``)."""
+
+    attachment: RemoteAttachment  # the newest version of it
+    rel_path: str  # the hint from the external id
+    reason: str
+
+
+Action = Upload | Delete | Skip | Hold | Keep
 
 
 @dataclass
@@ -226,8 +237,8 @@ def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs,
         return [Skip(file.rel_path, "empty file: Plane refuses size 0", SKIP_EMPTY)], 0
     if file.size > policy.size_limit:
         # Plane would clamp the size and storage refuse the bytes; older versions stay.
-        return [Skip(file.rel_path, f"{file.size} bytes is over the limit of "
-                     f"{policy.size_limit}", SKIP_TOO_LARGE)], 0
+        return [Skip(file.rel_path, f"{human_size(file.size)} is over the server's limit of "
+                     f"{human_size(policy.size_limit)}", SKIP_TOO_LARGE)], 0
     if current:
         # Already uploaded by us (here or by another machine): nothing to upload. Under
         # replace, older versions left by an interrupted replace are finished off.
@@ -250,12 +261,19 @@ def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs,
 
 
 def _plan_gone(gone: dict[str, _Ours], known_paths: int,
-               policy: Policy) -> tuple[list[Delete], Hold | None, int]:
-    """Deletions for our files no longer on disk: the deletions, a mass-loss Hold, and how
-    many were suppressed because the folder is unavailable."""
-    if not gone or policy.on_delete != "delete":
-        # Deleted file under on_delete=keep: the attachment stays.
+               policy: Policy) -> tuple[list[Delete | Keep], Hold | None, int]:
+    """Deletions for our files no longer on disk: the deletions (or, under keep, what
+    stays), a mass-loss Hold, and how many were suppressed because the folder is
+    unavailable."""
+    if not gone:
         return [], None, 0
+    if policy.on_delete != "delete":
+        # Deleted file under on_delete=keep: the attachment stays. Said (by the executor,
+        # once) only when the folder was seen whole: otherwise the file may not be gone.
+        if not policy.folder_available:
+            return [], None, 0
+        return [Keep(max((a for a, _ in group.versions), key=_age_key), group.hint,
+                     REASON_KEPT) for group in gone.values()], None, 0
     doomed = [(a, group.hint) for group in gone.values() for a, _ in group.versions]
     if not policy.folder_available:
         # Missing or unreadable folder: every file looks gone; delete nothing.
@@ -269,7 +287,7 @@ def _plan_gone(gone: dict[str, _Ours], known_paths: int,
     return [Delete(a, hint, REASON_GONE) for a, hint in doomed], None, 0
 
 
-_RANK = {Skip: 0, Upload: 1, Delete: 2}
+_RANK = {Skip: 0, Upload: 1, Delete: 2, Keep: 3}
 
 
 def _order(entry: tuple[str, Action]) -> tuple[str, int]:
@@ -323,7 +341,7 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
 
 
 def summarize(actions: Iterable[Action]) -> dict[str, int]:
-    """Counts for a log line: uploads, replaced, deletes, skips, holds."""
+    """Counts for a log line: uploads, replaced, deletes, skips, kept, holds."""
     counts: Counter[str] = Counter()
     for action in actions:
         if isinstance(action, Upload):
@@ -333,6 +351,8 @@ def summarize(actions: Iterable[Action]) -> dict[str, int]:
             counts["deletes"] += 1
         elif isinstance(action, Skip):
             counts["skips"] += 1
+        elif isinstance(action, Keep):
+            counts["kept"] += 1
         else:
             counts["holds"] += 1
-    return {k: counts[k] for k in ("uploads", "replaced", "deletes", "skips", "holds")}
+    return {k: counts[k] for k in ("uploads", "replaced", "deletes", "skips", "kept", "holds")}

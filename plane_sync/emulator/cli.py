@@ -16,6 +16,11 @@ from types import FrameType
 
 from plane_sync.emulator.app import Emulator
 
+DESCRIPTION = """\
+Serve a Plane API emulator and an S3-like storage host on loopback until Ctrl-C or SIGTERM.
+Once ready it prints one JSON line on stdout: url, api_key, workspace, project and work
+items, for a script or test to read (the key is the emulator's own, printed on purpose)."""
+
 
 def _rate_limit(text: str) -> tuple[int, float] | None:
     if text.lower() in ("off", "none", "0"):
@@ -28,17 +33,28 @@ def _rate_limit(text: str) -> tuple[int, float] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="plane-sync emulator", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--storage-port", type=int, default=0)
-    parser.add_argument("--api-key", default=None, help="default: a random plane_api_<hex>")
-    parser.add_argument("--workspace", default="acme")
-    parser.add_argument("--project", default="PROJ", help="project identifier")
-    parser.add_argument("--work-items", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        prog="plane-sync emulator", description=DESCRIPTION,
+        epilog="exit status: 0 after Ctrl-C or SIGTERM; 2 usage error",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: loopback only)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port of the Plane API (default 8080; 0 picks a free port)")
+    parser.add_argument("--storage-port", type=int, default=0,
+                        help="port of the storage host (default 0: a free port)")
+    parser.add_argument("--api-key", default=None,
+                        help="the API key it accepts (default: a random plane_api_<hex>)")
+    parser.add_argument("--workspace", default="acme",
+                        help="the workspace slug (default acme)")
+    parser.add_argument("--project", default="PROJ",
+                        help="the project identifier (default PROJ)")
+    parser.add_argument("--work-items", type=int, default=3,
+                        help="how many work items the project has (default 3: PROJ-1..3)")
     parser.add_argument("--rate-limit", type=_rate_limit, default=(60, 60.0),
-                        help="N/SECONDS (default 60/60) or 'off'")
-    parser.add_argument("--file-size-limit", type=int, default=5 * 1024 * 1024)
+                        help="N/SECONDS (default 60/60, as Plane) or 'off'")
+    parser.add_argument("--file-size-limit", type=int, default=5 * 1024 * 1024,
+                        help="largest upload in bytes (default 5242880: Plane's 5 MiB)")
     parser.add_argument("--legacy-routes", action="store_true",
                         help="behave like Plane < v1.1: no /work-items/ routes")
     return parser

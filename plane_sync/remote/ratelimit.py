@@ -132,6 +132,14 @@ class RateLimiter:
             self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
         log.info("ratelimit.retry_after", seconds=seconds)
 
+    def usage(self) -> tuple[int, int, float]:
+        """(requests counted in the window now, the limit, the window in seconds): how much
+        of the budget is used, for ``status`` and the metrics."""
+        with self._lock:
+            now = self._clock()
+            used = sum(1 for slot in self._slots if slot.counts_at(now, self.window))
+            return used, self.max_requests, self.window
+
     # -- internals --------------------------------------------------------------------------
 
     def _wait_locked(self, now: float) -> float:

@@ -42,6 +42,7 @@ import httpx
 import structlog
 
 from plane_sync.core.models import CreateConflict, UploadResult, UploadTicket, WorkItem
+from plane_sync.core.sizes import human_size
 from plane_sync.errors import (
     AuthError,
     FileChangedDuringUpload,
@@ -124,8 +125,9 @@ def open_for_upload(path: str, *, size: int, size_limit: int,
                              path=path, reason="empty")
     if size > size_limit:
         raise LocalFileError(
-            f"{path} is {size} bytes, over the server's file size limit of {size_limit} "
-            "bytes. Raise FILE_SIZE_LIMIT on the Plane server or keep the file elsewhere.",
+            f"{path} is {human_size(size)}, over the server's file size limit of "
+            f"{human_size(size_limit)}. Raise FILE_SIZE_LIMIT on the Plane server or keep "
+            "the file elsewhere.",
             path=path, reason="too-large")
     rel_path = None if root is None else _relative_to_root(path, root)
     try:

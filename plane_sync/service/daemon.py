@@ -36,11 +36,9 @@ from collections.abc import Callable
 
 import structlog
 
-from plane_sync.config.load import load_config
 from plane_sync.config.types import Config, FolderConfig
 from plane_sync.errors import (
     AuthError,
-    ConfigError,
     Interrupted,
     PlaneError,
     StateError,
@@ -50,12 +48,18 @@ from plane_sync.local.batching import Batch, ChangeQueue
 from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
-from plane_sync.service.folders import FolderRun
+from plane_sync.service.control_plane import serving
+from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
+from plane_sync.service.live import LiveStatus
+from plane_sync.service.pauses import Pauses
+from plane_sync.service.reload import quiet_for, read_new_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
-from plane_sync.service.signals import install_handlers
+from plane_sync.service.signals import install_handlers, signals_to_main_thread
+from plane_sync.service.steering import PassGate, Steering
+from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.state import StateDB
@@ -63,7 +67,7 @@ from plane_sync.sync.targets import Target, WorkItemResolver, resolve_targets
 
 log = structlog.get_logger(__name__)
 
-EXIT_OK = 0
+EXIT_OK, EXIT_INTERRUPTED = 0, 130  # 130: stopped by Ctrl-C (SIGINT), as a shell expects
 STOP_DEADLINE = 30.0  # seconds the running upload gets after SIGTERM
 
 
@@ -76,7 +80,7 @@ class Daemon:
         self.stop_deadline = stop_deadline
         self.rescan_jitter = rescan_jitter
         self.on_pass = on_pass
-        self.queue = ChangeQueue(quiet=_quiet_for(config))
+        self.queue = ChangeQueue(quiet=quiet_for(config))
         self.watcher = Watcher(self.queue)
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -90,6 +94,14 @@ class Daemon:
         self.heartbeat = Heartbeat(self.notifier, self._stop)
         self._initial_sync_done = False
         self._stop_signal = ""
+        self.conditions = Conditions(log)  # lasting conditions are said once
+        # Steering from outside (control socket, metrics): see service.steering.
+        self.pauses = Pauses(config.state_dir)
+        self.live = LiveStatus(activity=lambda: self.activity.current, pauses=self.pauses,
+                               worker_alive_at=lambda: self.heartbeat.alive_at)
+        self.gate = PassGate(self._stop, self.pauses)
+        self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
+                                 folders=lambda: self.config.folders, wake=self.queue.wake)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -114,14 +126,18 @@ class Daemon:
         log.warning("daemon.deadline", seconds=self.stop_deadline,
                     note="exiting with an upload in flight; the journal cleans it up next start")
         self.notifier.stopping()
-        os._exit(EXIT_OK)
+        os._exit(self._exit_code())
+
+    def _exit_code(self) -> int:
+        return EXIT_INTERRUPTED if self._stop_signal == "SIGINT" else EXIT_OK
 
     def run(self) -> int:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
-        with StateLock(self.config.state_dir):
+        with StateLock(self.config.state_dir), serving(self.config, self.steering, self.live):
             self._state = open_state(self.config)
             self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
+            self.live.rate_usage = self._client.limiter.usage
             try:
                 code = self._run()
             finally:
@@ -145,10 +161,12 @@ class Daemon:
         self.activity.set("starting watchers")
         for folder in self.config.folders:
             self._add_folder(folder)
-        self.watcher.start()
+        with signals_to_main_thread():  # the watcher's threads leave signals to this one
+            self.watcher.start()
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
+        self.steering.announce_pauses()
         self.activity.set("initial sync")
         now = time.monotonic()
         for run in self._folders.values():
@@ -161,9 +179,13 @@ class Daemon:
             if self._stop.is_set():
                 break
             self._became_idle()
+            self._publish()
             self.queue.wait(timeout=self._sleep_time(time.monotonic()))
             self.heartbeat.touch()
-        return EXIT_OK
+        return self._exit_code()
+
+    def _publish(self) -> None:
+        self.live.publish(self._folders, self.schedule)
 
     def _became_idle(self) -> None:
         now = time.monotonic()
@@ -173,12 +195,14 @@ class Daemon:
                                                for r in self._folders.values()):
             self._initial_sync_done = True
             log.info("daemon.initial_sync_done", folders=len(self._folders))
-        self.activity.set("idle, watching")
+        self.activity.set("paused: every folder" if self.pauses.snapshot().all
+                          else "idle, watching")
 
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
-        watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
+        with signals_to_main_thread():  # a poller thread may start
+            watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
                                                     now=time.monotonic())
@@ -194,25 +218,15 @@ class Daemon:
                 self._state.remove_folder(target_key)
                 if self._engine is not None:
                     self._engine.forget_target(target_key)
+                self.live.forget(target_key)
         log.info("watch.removed", folder=str(run.folder.path))
 
     def _do_reload(self) -> None:
-        source = self.config.source
-        try:
-            new = load_config(source)
-        except ConfigError as exc:
-            log.error("config.reload_refused", source=str(source), problems=exc.problems,
-                      note="the previous configuration keeps running")
+        new = read_new_config(self.config)
+        if new is None:
             self.activity.set("config reload refused; previous configuration running")
             return
-        except OSError as exc:
-            log.error("config.reload_refused", source=str(source), error=str(exc),
-                      note="the previous configuration keeps running")
-            return
         self.notifier.reloading()
-        if new.plane != self.config.plane or new.state_dir != self.config.state_dir:
-            log.warning("config.reload_partial",
-                        note="plane and state_dir changes take effect after a restart")
         old = {f.key: f for f in self.config.folders}
         fresh = {f.key: f for f in new.folders}
         for key in old.keys() - fresh.keys():
@@ -222,10 +236,8 @@ class Daemon:
                 self._remove_folder(key)
             if key not in self._folders:
                 self._add_folder(folder)  # its first rescan is due now
-        self.config = Config(plane=self.config.plane, state_dir=self.config.state_dir,
-                             folders=new.folders, log=new.log, source=new.source,
-                             warnings=new.warnings)
-        self.queue.quiet = _quiet_for(self.config)
+        self.config = new
+        self.queue.quiet = quiet_for(new)
         log.info("config.reloaded", folders=len(new.folders),
                  added=sorted(str(fresh[k].path) for k in fresh.keys() - old.keys()),
                  removed=sorted(str(old[k].path) for k in old.keys() - fresh.keys()))
@@ -234,6 +246,9 @@ class Daemon:
     # -- the work ---------------------------------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        for key in self.steering.take_rescans():  # asked for on the control socket
+            if key in self._folders:
+                self._folders[key].next_rescan = now
         for status in self.queue.take_status():
             run = self._folders.get(status.key)
             if run is None:
@@ -260,6 +275,9 @@ class Daemon:
                 return
             target = self._target(key)
             self.schedule.take(key)
+            if target is not None and self.pauses.is_paused(target.folder.path):
+                log.debug("sync.pass_skipped", folder=str(target.root), reason="paused")
+                continue  # resuming rescans the folder
             if target is not None and not self._pass(target, time.monotonic()):
                 return
 
@@ -273,6 +291,9 @@ class Daemon:
 
     def _rescan(self, run: FolderRun, now: float) -> None:
         run.plan_next_rescan(now, self.rescan_jitter)
+        if self.pauses.is_paused(run.folder.path):
+            log.debug("sync.pass_skipped", folder=str(run.folder.path), reason="paused")
+            return
         if run.needs_mapping and not self._resolve(run):
             run.mapping_failed(now, self.schedule.backoff)
             return
@@ -293,9 +314,7 @@ class Daemon:
         run.targets = {t.key: t for t in targets}
         run.problems = problems
         run.resolved = True
-        for p in problems:
-            log.warning("folder.unmapped" if p.kind == "unmapped" else "folder.unresolved",
-                        path=str(p.path), reason=p.reason)
+        say_problems(self.conditions, run.folder.key, problems)
         return True
 
     def _target(self, key: str) -> Target | None:
@@ -308,29 +327,23 @@ class Daemon:
         if self._engine is None:
             assert self._client is not None and self._state is not None
             touch = self.heartbeat.touch
+            progress = Progress(on_file_done=lambda n: touch(), on_bytes=lambda n: touch())
             self._engine = Engine(self._client, self._state,
                                   size_limit=size_limit_for(self.config, self._client),
                                   external_source=self.config.plane.external_source,
-                                  progress=Progress(on_file_done=lambda n: touch(),
-                                                    on_bytes=lambda n: touch()),
-                                  stop=self._stop, raise_server_errors=True)
+                                  progress=self.live.progress(progress), stop=self.gate,
+                                  raise_server_errors=True)
         return self._engine
 
     def _pass(self, target: Target, now: float) -> bool:
         """One pass over ``target``; False when Plane trouble says: stop for now."""
         self.activity.set(f"syncing {target.label} ({target.root})")
+        self.gate.folder = target.folder.path
+        self._publish()
+        self.live.pass_started(target)
         run = self._folders[target.folder.key]
         settler = run.settler
-
-        def settled(rel_path: str, st: os.stat_result) -> bool:
-            self.heartbeat.touch()  # called per file: a long scan is progress too
-            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
-                                      st.st_ctime_ns)
-            if verdict == "forced":
-                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
-                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
-            return verdict != "changing"
-
+        settled = run.settled_check(target, touch=self.heartbeat.touch)
         try:
             report = self._engine_for().sync_target(target, settled=settled)
         except AuthError as exc:
@@ -342,6 +355,7 @@ class Daemon:
             return False
         except (PlaneError, UploadError, StateError) as exc:
             # UploadError only when the storage host failed (Engine.raise_server_errors).
+            self.live.pass_failed("storage" if isinstance(exc, UploadError) else "plane")
             self._plane_trouble(exc)
             self.schedule.mark(target.key, time.monotonic())
             return False
@@ -357,20 +371,15 @@ class Daemon:
         if waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
             self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
-        if report.failed:
-            self._schedule_retry(target, later)
+        if report.failed:  # come back when the first failed file's retry is due
+            assert self._state is not None
+            self.schedule.mark_retry(target.key, later, [
+                f.next_retry_at for f in self._state.failures(target.key)
+                if not f.permanent and f.next_retry_at is not None])
+        self.live.pass_done(target, report)
         if self.on_pass is not None:
             self.on_pass(report)
         return True
-
-    def _schedule_retry(self, target: Target, now: float) -> None:
-        """Failed files are retried on the state's schedule: come back when the first is due."""
-        assert self._state is not None
-        due = [f.next_retry_at for f in self._state.failures(target.key)
-               if not f.permanent and f.next_retry_at is not None]
-        if due:
-            wall_delay = max(min(due) - time.time(), 1.0)
-            self.schedule.mark(target.key, now + wall_delay)
 
     def _plane_trouble(self, exc: Exception) -> None:
         delay = self.schedule.trouble(time.monotonic())
@@ -383,28 +392,15 @@ class Daemon:
         self._stop.set()
 
     def _sleep_time(self, now: float) -> float:
-        deadlines = [run.next_rescan for run in self._folders.values() if run.available]
-        deadlines += self.schedule.deadlines()
-        due = self.queue.next_due()
-        if due is not None:
-            deadlines.append(due)
-        if self.schedule.backing_off(now):
-            deadlines = [max(d, self.schedule.backoff_until) for d in deadlines]
-        interval = self.notifier.watchdog_interval()
-        wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
-        return max(wait, 0.05)
+        others = [run.next_rescan for run in self._folders.values() if run.available]
+        others += [due for due in (self.queue.next_due(),) if due is not None]
+        return self.schedule.sleep_time(now, others, self.notifier.watchdog_interval())
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         """Every wait of the Plane client (rate limit, backoff): a stop request ends it, so
         SIGTERM is not held up by a minute-long Retry-After."""
         if self._stop.wait(seconds):
             raise Interrupted("the daemon is stopping")
-
-def _quiet_for(config: Config) -> float:
-    """The batch quiet period: the shortest settle time (a batch only marks targets dirty;
-    the scan enforces each folder's own settle time)."""
-    return max(min((f.settle for f in config.folders), default=2.0), 0.05)
-
 
 def run_daemon(config: Config) -> int:
     daemon = Daemon(config)

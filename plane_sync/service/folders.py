@@ -9,14 +9,22 @@ looked up again soon, backing off, rather than at the next full rescan.
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+
+import structlog
 
 from plane_sync.config.types import FolderConfig, SubfolderTarget
 from plane_sync.local.batching import Batch
+from plane_sync.local.scan import SettledCheck
 from plane_sync.local.settle import Settler
 from plane_sync.service.scheduler import BACKOFF_FIRST, BACKOFF_MAX, Scheduler
+from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.targets import Target, TargetProblem
+
+log = structlog.get_logger(__name__)
 
 CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
 
@@ -31,6 +39,7 @@ class FolderRun:
     available: bool = True
     next_rescan: float = 0.0
     unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
+    watch_mode: str = ""  # "inotify" or "poll", as the watcher chose it
 
     @classmethod
     def start(cls, folder: FolderConfig, *, watch_mode: str, now: float) -> FolderRun:
@@ -38,7 +47,7 @@ class FolderRun:
         settler = Settler(settle=folder.settle,
                           max_wait=max(CHANGING_MAX_WAIT, 10 * folder.settle),
                           trust_ctime=watch_mode == "inotify")
-        return cls(folder, settler, next_rescan=now)
+        return cls(folder, settler, next_rescan=now, watch_mode=watch_mode)
 
     @property
     def has_unresolved(self) -> bool:
@@ -49,6 +58,21 @@ class FolderRun:
         """Whether the next rescan must ask Plane for the targets first."""
         return (isinstance(self.folder.target, SubfolderTarget) or not self.resolved
                 or self.has_unresolved)
+
+    def settled_check(self, target: Target, *, touch: Callable[[], None]) -> SettledCheck:
+        """The scan's question for each file of ``target``: has it stopped changing?"""
+        settler = self.settler
+
+        def settled(rel_path: str, st: os.stat_result) -> bool:
+            touch()  # called per file: a long scan is progress too
+            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
+                                      st.st_ctime_ns)
+            if verdict == "forced":
+                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
+                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
+            return verdict != "changing"
+
+        return settled
 
     def accept_batch(self, batch: Batch, now: float, schedule: Scheduler) -> None:
         """Mark the targets a batch of hints touches dirty (or rescan the folder when the
@@ -90,3 +114,20 @@ class FolderRun:
             self.unresolved_retry = 0.0
         for key in self.targets:
             schedule.mark(key, now)
+
+
+def say_problems(conditions: Conditions, folder_key: str, problems: list[TargetProblem]) -> None:
+    """Log each mapping problem of a folder (a subfolder named after no work item, one whose
+    work item cannot be found) when it appears or changes, and once when it is gone: a
+    subfolder map is resolved on every rescan, and the same line every ten minutes would
+    bury what changed."""
+    current: set[Hashable] = set()
+    for p in problems:
+        key = ("mapping", folder_key, str(p.path), p.kind)
+        current.add(key)
+        conditions.start(key, f"folder.{p.kind}", path=str(p.path), work_item=p.label,
+                         reason=p.reason)
+    for gone in conditions.active(("mapping", folder_key)):
+        if gone not in current:
+            assert isinstance(gone, tuple)
+            conditions.end(gone, f"folder.{gone[3]}_ended", path=gone[2])

@@ -14,6 +14,7 @@ import time
 import structlog
 
 from plane_sync.service.sdnotify import Notifier
+from plane_sync.service.signals import signals_to_main_thread
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +34,11 @@ class Heartbeat:
         """The worker is alive."""
         self._alive_at = time.monotonic()
 
+    @property
+    def alive_at(self) -> float:
+        """When the worker last showed life (monotonic)."""
+        return self._alive_at
+
     def start(self) -> None:
         """Start pinging, when systemd asked for a watchdog (else nothing to do)."""
         interval = self.notifier.watchdog_interval()
@@ -40,7 +46,8 @@ class Heartbeat:
             return
         self._thread = threading.Thread(target=self._beat, args=(interval,), name="watchdog",
                                         daemon=True)
-        self._thread.start()
+        with signals_to_main_thread():
+            self._thread.start()
 
     def join(self) -> None:
         if self._thread is not None:

@@ -7,16 +7,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from plane_sync.core.sizes import human_size
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.targets import TargetProblem
 
-
-def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+__all__ = ["TerminalProgress", "human_size", "print_reports", "reports_json", "totals_line"]
 
 
 def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
@@ -29,6 +24,8 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
             print(f"  {verb:<12} {path} ({human_size(size)})", file=out)
         for name, reason in r.deleted:
             print(f"  {dverb:<12} {name} ({reason})", file=out)
+        for name, reason in r.kept:
+            print(f"  {'kept':<12} {name} ({reason})", file=out)
         for path, reason in r.skipped:
             print(f"  {'skipped':<12} {path}: {reason}", file=out)
         for path, reason in r.waiting:
@@ -79,6 +76,7 @@ def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem
             "work_item": r.label, "path": r.path, "key": r.target_key,
             "uploaded": [{"path": p, "bytes": b} for p, b in r.uploaded],
             "deleted": [{"name": n, "reason": why} for n, why in r.deleted],
+            "kept": [{"name": n, "reason": why} for n, why in r.kept],
             "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
             "waiting": [{"path": p, "reason": why} for p, why in r.waiting],
             "failed": [{"path": p, "reason": why} for p, why in r.failed],

@@ -100,9 +100,10 @@ class StateLock:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise StateDirBusy(
-                f"process {holder} already uses the state directory {self.path.parent}. "
-                "Stop it first (a running daemon already syncs every folder), or give this "
-                "run another state_dir.") from None
+                f"process {holder} already uses the state directory {self.path.parent}: a "
+                "running daemon already syncs every folder. Ask it to rescan now with "
+                "plane-sync rescan (or sync --now); sync --dry-run works beside it. Or stop "
+                "it first, or give this run another state_dir.") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd

@@ -10,6 +10,8 @@ doubling to 5 min, reset by the first pass that gets through.
 
 from __future__ import annotations
 
+import time
+
 BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
 
 
@@ -26,6 +28,11 @@ class Scheduler:
     def forget(self, key: str) -> None:
         self._due.pop(key, None)
 
+    def when(self, key: str) -> float | None:
+        """When ``key``'s pass is due; None when it is not dirty. (One dict read: safe
+        from another thread.)"""
+        return self._due.get(key)
+
     def due(self, now: float) -> list[str]:
         """Targets whose pass is due, the longest waiting first."""
         return [k for k, when in sorted(self._due.items(), key=lambda kv: kv[1])
@@ -40,6 +47,22 @@ class Scheduler:
 
     def deadlines(self) -> list[float]:
         return list(self._due.values())
+
+    def mark_retry(self, key: str, now: float, retry_at: list[float]) -> None:
+        """Failed files are retried on the state's schedule (``retry_at``: wall-clock
+        times): come back when the first is due, a second from now at the earliest."""
+        if retry_at:
+            self.mark(key, now + max(min(retry_at) - time.time(), 1.0))
+
+    def sleep_time(self, now: float, others: list[float], watchdog: float | None) -> float:
+        """How long the loop may sleep: until the first pass, or other deadline (rescans,
+        batches), is due, no longer than a backoff allows nor the watchdog, a minute at
+        most."""
+        deadlines = [*others, *self._due.values()]
+        if self.backing_off(now):
+            deadlines = [max(d, self.backoff_until) for d in deadlines]
+        wait = min([d - now for d in deadlines] + [watchdog or 60.0, 60.0])
+        return max(wait, 0.05)
 
     def backing_off(self, now: float) -> bool:
         return now < self.backoff_until

@@ -15,14 +15,14 @@ The remote listing is the truth; the state database only saves work and remember
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
 import structlog
 
+from plane_sync.core.identity import normalize_rel_path
 from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadResult
-from plane_sync.core.reconcile import Delete, Hold, Policy, Skip, Upload, plan
+from plane_sync.core.reconcile import Delete, Hold, Keep, Policy, Skip, Upload, plan
 from plane_sync.errors import (
     AuthError,
     FileChangedDuringUpload,
@@ -38,7 +38,8 @@ from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.upload import upload_file
-from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.conditions import Conditions
+from plane_sync.sync.outcome import PassReport, Progress, StopFlag
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.sync.targets import Target
@@ -46,6 +47,7 @@ from plane_sync.sync.targets import Target
 log = structlog.get_logger(__name__)
 
 PENDING_TAKEOVER_SECONDS = 3600.0  # Plane's presigned POST expires after one hour
+STOPPED_BEFORE = "not uploaded yet: the pass stopped first (paused, or the daemon stopping)"
 
 
 class Engine:
@@ -53,7 +55,7 @@ class Engine:
                  external_source: str, dry_run: bool = False,
                  clock: Callable[[], float] = time.time,
                  progress: Progress | None = None,
-                 stop: threading.Event | None = None,
+                 stop: StopFlag | None = None,
                  raise_server_errors: bool = False) -> None:
         self.client = client
         self.state = state
@@ -70,6 +72,7 @@ class Engine:
         # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
         self._hash_caches: dict[str, FolderHashCache] = {}
+        self.conditions = Conditions(log)  # lasting ones (a hold) are said once
         self.recovery = Recovery(client, state, external_source=external_source,
                                  raise_server_errors=raise_server_errors)
 
@@ -81,6 +84,7 @@ class Engine:
         daemon's Settler) keeps files that are still being written out of it."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
+        seen_before = self._hash_cache(target.key).paths()  # what the last pass saw
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
                            settle_ns=int(settle * 1e9), settled=settled,
@@ -116,13 +120,16 @@ class Engine:
                         folder_available=_deletions_safe(scan))
         actions = plan(scan.files, remote, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
+        if any(isinstance(a, Keep) for a in actions):
+            seen_before = {normalize_rel_path(p) for p in seen_before}
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
-        finished = True
-        for action in actions:
+        for index, action in enumerate(actions):
             if self.stop is not None and self.stop.is_set():
-                report.waiting.append(("*", "stopped before this pass finished"))
-                finished = False
+                # What was not uploaded is not in sync: it waits for the next pass.
+                report.stopped = True
+                report.waiting += [(a.file.rel_path, STOPPED_BEFORE) for a in actions[index:]
+                                   if isinstance(a, Upload)]
                 break
             if isinstance(action, Upload):
                 self._upload(target, action, report)
@@ -130,10 +137,12 @@ class Engine:
                 self._delete(target, action.attachment, action.reason, report)
             elif isinstance(action, Skip):
                 self._skip(target, action.rel_path, action.reason, report)
+            elif isinstance(action, Keep):
+                self._keep(target, action, seen_before, report)
             elif isinstance(action, Hold):
                 report.held = action.reason
-                log.warning("folder.hold", folder=str(target.root), work_item=target.label,
-                            reason=action.reason, suppressed=action.suppressed)
+        finished = not report.stopped
+        self._say_hold(target, report.held, finished)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
@@ -165,7 +174,7 @@ class Engine:
         # database cache made a scan 5x a plain walk, the in-memory one 2.3x).
         cache = self._hash_caches.get(key)
         if cache is None:
-            cache = self._hash_caches[key] = self.state.hash_cache(key)
+            cache = self._hash_caches[key] = self.state.hash_cache(key, read_only=self.dry_run)
         return cache
 
     # -- actions --------------------------------------------------------------------------
@@ -184,6 +193,7 @@ class Engine:
             reason = failure.reason if failure else "waiting to retry"
             report.failed.append((file.rel_path, reason))
             return
+        self.progress.on_file_start(file.rel_path, file.size)
         try:
             result = self._upload_once(target, action, retry_orphan=True)
         except (AuthError, PlaneUnreachable):
@@ -320,6 +330,28 @@ class Engine:
             log.info("attachment.deleted", folder=str(target.root), name=attachment.name,
                      work_item=target.label, reason=reason)
         report.deleted.append((attachment.name, reason))
+
+    def _keep(self, target: Target, action: Keep, seen_before: set[str],
+              report: PassReport) -> None:
+        """A file of ours is gone and its attachment stays: said on the first pass that
+        misses it (``seen_before``, NFC: the last pass still hashed it), not on every
+        pass after."""
+        if action.rel_path not in seen_before:
+            return
+        report.kept.append((action.attachment.name, action.reason))
+        if not self.dry_run:
+            log.info("attachment.kept", folder=str(target.root), name=action.attachment.name,
+                     work_item=target.label, reason=action.reason)
+
+    def _say_hold(self, target: Target, held: str | None, finished: bool) -> None:
+        """Held deletions are logged when they start (or change) and when they end."""
+        key = ("hold", target.key)
+        if held is not None:
+            self.conditions.start(key, "folder.hold", folder=str(target.root),
+                                  work_item=target.label, reason=held)
+        elif finished and not self.dry_run:
+            self.conditions.end(key, "folder.hold_ended", folder=str(target.root),
+                                work_item=target.label)
 
     def _skip(self, target: Target, rel_path: str, reason: str, report: PassReport) -> None:
         report.skipped.append((rel_path, reason))

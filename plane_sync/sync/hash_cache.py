@@ -32,6 +32,10 @@ class FolderHashCache:
             return None
         return str(row[4]), str(row[5])
 
+    def paths(self) -> set[str]:
+        """The files the cache knows: those seen by the last pass that stored hashes."""
+        return set(self._known)
+
     def put(self, key: FileKey, sha256: str, md5: str) -> None:
         self._known[key.rel_path] = (*key[1:], sha256, md5)
         self._unsaved.append((key, sha256, md5))

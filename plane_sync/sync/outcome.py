@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass
@@ -15,6 +16,7 @@ class PassReport:
     path: str
     uploaded: list[tuple[str, int]] = field(default_factory=list)  # (rel_path, bytes)
     deleted: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): file just gone
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
@@ -23,10 +25,18 @@ class PassReport:
     error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
     api_calls: int = 0
+    stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
 
     @property
     def ok(self) -> bool:
         return not self.failed and self.unavailable is None and self.error is None
+
+
+class StopFlag(Protocol):
+    """What the engine asks before each action: set means start no new one (a
+    ``threading.Event``, or the daemon's stop-or-paused check)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -34,5 +44,6 @@ class Progress:
     """Called before and after each upload, for a progress display."""
 
     on_plan: Callable[[int, int], None] = lambda files, total_bytes: None
+    on_file_start: Callable[[str, int], None] = lambda rel_path, size: None
     on_file_done: Callable[[int], None] = lambda nbytes: None
     on_bytes: Callable[[int], None] = lambda nbytes: None  # each chunk sent to storage

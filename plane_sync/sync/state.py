@@ -85,6 +85,10 @@ _MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+def _discard(folder_key: str, batch: list[tuple[FileKey, str, str]]) -> None:
+    """The store of a read-only hash cache."""
+
+
 class StateDB:
     """All local state of plane-sync in one SQLite file. Raises StateError."""
 
@@ -193,17 +197,19 @@ class StateDB:
 
     # --- hash cache -------------------------------------------------------------
 
-    def hash_cache(self, folder_key: str) -> FolderHashCache:
+    def hash_cache(self, folder_key: str, *, read_only: bool = False) -> FolderHashCache:
         """A HashCache for one folder, loaded once (one query, not one per file).
 
         Writes are batched: use it as ``with db.hash_cache(key) as cache:`` (or call
         ``flush()``) so the last batch is stored; a lost batch only costs re-hashing.
+        ``read_only``: new hashes stay in memory (a dry run writes nothing).
         """
         rows = self._query(
             "SELECT rel_path, dev, ino, size, mtime_ns, sha256, md5 FROM hashes "
             "WHERE folder_key = ?", (folder_key,))
         known = {str(r[0]): tuple(r[1:]) for r in rows}
-        return FolderHashCache(folder_key, known, store=self._put_hashes)
+        return FolderHashCache(folder_key, known,
+                               store=_discard if read_only else self._put_hashes)
 
     def _put_hashes(self, folder_key: str,
                     batch: list[tuple[FileKey, str, str]]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from plane_sync.config.load import parse_subfolder_name
 from plane_sync.config.types import FolderConfig, SingleTarget, SubfolderTarget
 from plane_sync.core.models import WorkItem
-from plane_sync.errors import AuthError, PlaneError, PlaneUnreachable
+from plane_sync.errors import AuthError, NotFound, PermissionDenied, PlaneError, PlaneUnreachable
 from plane_sync.remote.client import PlaneClient
 
 
@@ -51,6 +51,10 @@ class WorkItemResolver:
         self._client = client
         self._dry_run = dry_run  # send no POST, not even the hidden-item probe
         self._cache: dict[tuple[str | None, str | None, str | None], WorkItem] = {}
+
+    @property
+    def workspace(self) -> str:
+        return self._client.workspace
 
     def resolve(self, target: SingleTarget) -> WorkItem:
         cache_key = (target.identifier, target.project_id, target.work_item_id)
@@ -103,14 +107,22 @@ def _without_shared_work_items(targets: list[Target], problems: list[TargetProbl
 
 def _single_target(folder: FolderConfig, spec: SingleTarget, key: str, root: Path,
                    resolver: WorkItemResolver, targets: list[Target],
-                   problems: list[TargetProblem]) -> None:
+                   problems: list[TargetProblem], *, named_by: str | None = None) -> None:
+    """``named_by``: the subfolder whose name gave the identifier (the fix for a wrong one
+    is renaming that folder, not the config)."""
     label = spec.identifier or f"{spec.project_id}/{spec.work_item_id}"
     try:
         work_item = resolver.resolve(spec)
     except (AuthError, PlaneUnreachable):
         raise
     except PlaneError as exc:
-        problems.append(TargetProblem(folder, key, root, label, str(exc), "unresolved"))
+        reason = str(exc)
+        if named_by is not None and isinstance(exc, NotFound | PermissionDenied):
+            reason = (f"the subfolder name {named_by!r} says {label}, which "
+                      f"{'does not exist' if isinstance(exc, NotFound) else 'the key cannot see'}"
+                      f" in workspace {resolver.workspace}: rename the folder after an "
+                      'existing work item ("PROJ-42" or "PROJ-42 anything")')
+        problems.append(TargetProblem(folder, key, root, label, reason, "unresolved"))
         return
     targets.append(Target(folder=folder, key=key, root=root, work_item=work_item))
 
@@ -142,7 +154,8 @@ def _subfolder_targets(folder: FolderConfig, resolver: WorkItemResolver,
                     '"PROJ-42 anything"); not synced', "unmapped"))
             continue
         _single_target(folder, SingleTarget(identifier=identifier),
-                       f"{folder.key}/{entry.name}", path, resolver, targets, problems)
+                       f"{folder.key}/{entry.name}", path, resolver, targets, problems,
+                       named_by=entry.name)
 
 
 def _hidden(name: str) -> bool:

@@ -218,7 +218,7 @@ def test_sync_while_another_holds_the_state_dir_exits_2(home: Path, folder: Path
     assert run.returncode == 2
     assert_clean(run)
     assert f"process {os.getpid()} already uses the state directory" in run.stderr
-    assert "Stop it first" in run.stderr
+    assert "stop it first" in run.stderr and "plane-sync rescan" in run.stderr
 
 
 def test_status_before_any_sync_says_how_to_start(home: Path, folder: Path,

@@ -11,6 +11,7 @@ from plane_sync.core.models import LocalFile, RemoteAttachment
 from plane_sync.core.reconcile import (
     REASON_DUPLICATE,
     REASON_GONE,
+    REASON_KEPT,
     REASON_REPLACED,
     SKIP_EMPTY,
     SKIP_SAME_PATH,
@@ -18,6 +19,7 @@ from plane_sync.core.reconcile import (
     Action,
     Delete,
     Hold,
+    Keep,
     Policy,
     Skip,
     Upload,
@@ -188,9 +190,27 @@ def test_nfc_and_nfd_twins_on_disk_upload_once() -> None:
 
 # --- deleted files and safety ---------------------------------------------------------------
 
-def test_deleted_file_is_kept_by_default() -> None:
+def test_deleted_file_is_kept_by_default_and_the_plan_says_so() -> None:
     remote = [ours(f"f{i}.txt") for i in range(4)]
-    assert plan([local(f"f{i}.txt") for i in range(3)], remote, Policy()) == []
+    assert plan([local(f"f{i}.txt") for i in range(3)], remote, Policy()) == [
+        Keep(remote[3], "f3.txt", REASON_KEPT)]
+
+
+def test_a_kept_file_names_its_newest_version_once() -> None:
+    old, new = ours("a.txt", b"v1"), ours("a.txt", b"v2", created_at="2026-02-01T00:00:00Z")
+    assert plan([], [old, new], Policy(on_change="keep")) == [Keep(new, "a.txt", REASON_KEPT)]
+
+
+def test_nothing_is_said_kept_while_the_folder_is_not_seen_whole() -> None:
+    remote = [ours("a.txt")]
+    assert plan([], remote, Policy(folder_available=False)) == []
+
+
+def test_a_too_large_file_names_both_sizes_in_mib() -> None:
+    [skip] = plan([local("big.bin", b"x" * (20 * 1024 * 1024))], [],
+                  Policy(size_limit=5 * 1024 * 1024))
+    assert isinstance(skip, Skip)
+    assert skip.reason == "20.0 MiB is over the server's limit of 5.0 MiB"
 
 
 def test_deleted_file_is_deleted_under_on_delete_delete() -> None:
@@ -318,4 +338,4 @@ def test_summarize_counts() -> None:
     actions = plan([local("a.txt", b"v2"), local("e.txt", b"")], [ours("a.txt", b"v1")],
                    Policy())
     assert summarize(actions) == {"uploads": 1, "replaced": 1, "deletes": 0, "skips": 1,
-                                  "holds": 0}
+                                  "kept": 0, "holds": 0}
