@@ -19,6 +19,7 @@ them are rare, and doubling every backslash would garble ordinary Windows-style 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Explicit directional embeddings, overrides and isolates, and the implicit marks (ALM, LRM,
@@ -29,6 +30,8 @@ BIDI_CONTROLS = frozenset(
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SURROGATE_ESCAPES = range(0xDC80, 0xDD00)  # os.fsdecode's stand-ins for bytes 0x80-0xff
+# scheme://userinfo@ -- the userinfo ends at the last "@" before the path.
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
 
 
 def needs_escape(ch: str) -> bool:
@@ -64,3 +67,15 @@ def visible(text: object, *, keep_newlines: bool = False) -> str:
         else:
             out.append(_escape(ch))
     return "".join(out)
+
+
+def url_userinfo(url: str) -> str | None:
+    """The ``user:password`` of ``scheme://user:password@host/...``, or None."""
+    match = _USERINFO.match(url.strip())
+    return match.group(2) if match else None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its ``user:password@`` written as ``***@``: a password in the Plane URL
+    must not reach a message, a log line or the terminal."""
+    return _USERINFO.sub(r"\1***@", url.strip(), count=1)
