@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from plane_sync.config.load import parse_config
+from plane_sync.core.display import visible
 from plane_sync.emulator import Emulator
 from plane_sync.service.daemon import Daemon
 from plane_sync.service.logs import configure_logging
@@ -53,16 +54,17 @@ def run(args: argparse.Namespace) -> int:
                               source="<demo>", env={})
         print(f"Plane emulator at {emu.url} (workspace {emu.workspace}, work item {ident}); "
               "it lives only as long as this demo.")
-        print(f"Watching {folder}\nDrop files in: each is uploaded to {ident} once it has "
+        print(f"Watching {visible(folder)}\nDrop files in: each is uploaded to {ident} once it has "
               "not changed for a second. Ctrl-C stops.\n", flush=True)
 
         def show(report: PassReport) -> None:
             for rel, size in report.uploaded:
-                print(f"uploaded  {rel} ({human_size(size)}) -> {report.label}", flush=True)
+                print(f"uploaded  {visible(rel)} ({human_size(size)}) -> {report.label}",
+                      flush=True)
             for name, reason in report.deleted:
-                print(f"deleted   {name} ({reason})", flush=True)
+                print(f"deleted   {visible(name)} ({visible(reason)})", flush=True)
             for rel, reason in report.skipped:
-                print(f"skipped   {rel}: {reason}", flush=True)
+                print(f"skipped   {visible(rel)}: {visible(reason)}", flush=True)
 
         daemon = Daemon(config, on_pass=show, stop_deadline=5.0)
         daemon.install_signal_handlers()
@@ -71,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{ident} has {len(listed)} attachment(s) (files in subfolders are named "
               "\"sub \u2044 file\"):")
         for row in listed:
-            print(f"  {row['attributes']['name']} ({human_size(row['attributes']['size'])})")
+            print(f"  {visible(row['attributes']['name'])} "
+                  f"({human_size(row['attributes']['size'])})")
         if args.folder:
             shutil.rmtree(base, ignore_errors=True)  # only the demo's state was in there
         else:

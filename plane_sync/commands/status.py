@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from plane_sync.config.types import Config
+from plane_sync.core.display import visible
 from plane_sync.service.runtime import STATE_FILE
 from plane_sync.sync.state import DaemonStatus, StateDB
 
@@ -70,24 +71,26 @@ def run(config: Config, args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     # Exit 0 even when files failed: status reports, sync and check signal.
+    # Names and reasons come from file names and servers: shown escaped (core.display).
     d = info["daemon"]
     if d["running"]:
         stale = " (no progress report for a while)" if d["stale"] else ""
-        print(f"daemon: running, pid {d['pid']}: {d['activity']}{stale}")
+        print(f"daemon: running, pid {d['pid']}: {visible(d['activity'])}{stale}")
     else:
         print("daemon: not running")
     if not info["folders"]:
         print("no folder has been synced yet: run plane-sync sync, or start the daemon "
               "(plane-sync run)")
     for f in info["folders"]:
-        print(f"\n{f['work_item']}  {f['path']}")
-        print(f"  state: {f['state']}" + (f" ({f['reason']})" if f["reason"] else ""))
+        print(f"\n{visible(f['work_item'])}  {visible(f['path'])}")
+        reason = f" ({visible(f['reason'])})" if f["reason"] else ""
+        print(f"  state: {visible(f['state'])}{reason}")
         print(f"  last sync: {_when(f['last_sync_at'])}; {f['in_sync']} in sync, "
               f"{f['pending']} pending, {len(f['failed'])} failed, "
               f"{len(f['skipped'])} skipped")
         for x in f["failed"]:
-            print(f"  failed   {x['path']}: {x['reason']} (attempt {x['attempts']}, "
-                  f"next try {_when(x['next_retry_at'])})")
+            print(f"  failed   {visible(x['path'])}: {visible(x['reason'])} "
+                  f"(attempt {x['attempts']}, next try {_when(x['next_retry_at'])})")
         for x in f["skipped"]:
-            print(f"  skipped  {x['path']}: {x['reason']}")
+            print(f"  skipped  {visible(x['path'])}: {visible(x['reason'])}")
     return 0

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from plane_sync.config.types import Config
+from plane_sync.core.display import visible
 from plane_sync.service.report import TerminalProgress, print_reports, reports_json
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.sync.engine import Engine
@@ -89,7 +90,7 @@ def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],
     where = ""
     if current is not None:
         verb = "would have been uploaded" if dry_run else "uploaded"
-        where = (f" while syncing {current.label} ({current.root}), "
+        where = (f" while syncing {visible(current.label)} ({visible(current.root)}), "
                  f"{files_done} file(s) of it {verb}")
     print(f"plane-sync: interrupted{where}; what is uploaded stays uploaded, "
           "the next sync does the rest", file=sys.stderr)

@@ -36,11 +36,9 @@ from collections.abc import Callable
 
 import structlog
 
-from plane_sync.config.load import load_config
 from plane_sync.config.types import Config, FolderConfig
 from plane_sync.errors import (
     AuthError,
-    ConfigError,
     Interrupted,
     PlaneError,
     StateError,
@@ -52,6 +50,7 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.heartbeat import Heartbeat
+from plane_sync.service.reload import reload_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
@@ -197,19 +196,21 @@ class Daemon:
         log.info("watch.removed", folder=str(run.folder.path))
 
     def _do_reload(self) -> None:
-        source = self.config.source
-        try:
-            new = load_config(source)
-        except ConfigError as exc:
-            log.error("config.reload_refused", source=str(source), problems=exc.problems,
-                      note="the previous configuration keeps running")
-            self.activity.set("config reload refused; previous configuration running")
-            return
-        except OSError as exc:
-            log.error("config.reload_refused", source=str(source), error=str(exc),
-                      note="the previous configuration keeps running")
+        """Re-read the config (see :mod:`plane_sync.service.reload`); an exception while
+        applying it is logged and leaves the folders as far as they got."""
+        new = reload_config(self.config.source, self.activity)
+        if new is None:
             return
         self.notifier.reloading()
+        try:
+            self._apply_config(new)
+        except Exception:
+            log.exception("config.reload_failed",
+                          note="some folders may still run with the previous settings; "
+                               "send SIGHUP again or restart")
+        self.notifier.ready()
+
+    def _apply_config(self, new: Config) -> None:
         if new.plane != self.config.plane or new.state_dir != self.config.state_dir:
             log.warning("config.reload_partial",
                         note="plane and state_dir changes take effect after a restart")
@@ -229,7 +230,6 @@ class Daemon:
         log.info("config.reloaded", folders=len(new.folders),
                  added=sorted(str(fresh[k].path) for k in fresh.keys() - old.keys()),
                  removed=sorted(str(old[k].path) for k in old.keys() - fresh.keys()))
-        self.notifier.ready()
 
     # -- the work ---------------------------------------------------------------------------
 
