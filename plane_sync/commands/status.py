@@ -10,6 +10,7 @@ from typing import Any
 
 from plane_sync.config.types import Config
 from plane_sync.core.display import visible
+from plane_sync.service.notes import read_notes
 from plane_sync.service.runtime import STATE_FILE
 from plane_sync.sync.state import DaemonStatus, StateDB
 
@@ -54,7 +55,10 @@ def collect(config: Config) -> dict[str, Any]:
                 "skipped": [{"path": k.rel_path, "reason": k.reason}
                             for k in skips if k.folder_key == s.folder_key],
             })
-        return {"daemon": daemon_summary(state.daemon_status()), "folders": folders}
+        daemon = daemon_summary(state.daemon_status())
+        if daemon["running"]:  # notes describe the running daemon (service.notes)
+            daemon["notes"] = read_notes(config.state_dir)
+        return {"daemon": daemon, "folders": folders}
     finally:
         state.close()
 
@@ -76,6 +80,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if d["running"]:
         stale = " (no progress report for a while)" if d["stale"] else ""
         print(f"daemon: running, pid {d['pid']}: {visible(d['activity'])}{stale}")
+        for note in d.get("notes", []):
+            print(f"  note: {visible(note['message'])} (since {_when(note.get('since'))})")
     else:
         print("daemon: not running")
     if not info["folders"]:

@@ -50,6 +50,7 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.heartbeat import Heartbeat
+from plane_sync.service.notes import Notes
 from plane_sync.service.reload import reload_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
@@ -87,6 +88,7 @@ class Daemon:
         self._fatal_error: AuthError | None = None
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
+        self.notes = Notes(config.state_dir)  # lasting conditions shown by `status`
         self._initial_sync_done = False
         self._stop_signal = ""
 
@@ -119,6 +121,7 @@ class Daemon:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
         with StateLock(self.config.state_dir):
             self._state = open_state(self.config)
+            self.notes.clear_all()
             self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
             try:
@@ -157,6 +160,7 @@ class Daemon:
                 self._reload.clear()
                 self._do_reload()
             self._tick(time.monotonic())
+            self.notes.record_restarts(self.watcher.revive())  # a dead watcher thread
             if self._stop.is_set():
                 break
             self._became_idle()
@@ -198,7 +202,7 @@ class Daemon:
     def _do_reload(self) -> None:
         """Re-read the config (see :mod:`plane_sync.service.reload`); an exception while
         applying it is logged and leaves the folders as far as they got."""
-        new = reload_config(self.config.source, self.activity)
+        new = reload_config(self.config.source, self.activity, self.notes)
         if new is None:
             return
         self.notifier.reloading()
