@@ -178,7 +178,8 @@ class PlaneSession:
             self.limiter.release(permit)
             headers = response.headers
             self.limiter.observe(headers.get("x-ratelimit-remaining"),
-                                 headers.get("x-ratelimit-reset"), permit)
+                                 headers.get("x-ratelimit-reset"), permit,
+                                 date=headers.get("date"))
             status = response.status_code
             log.debug("plane.request", method=method, path=path, status=status,
                       attempt=attempt)
