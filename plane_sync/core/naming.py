@@ -28,7 +28,7 @@ Names are chosen when a file version is uploaded; attachments already in Plane k
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 
 from plane_sync.core.identity import (
     FOLDER_SEPARATOR,
@@ -87,31 +87,34 @@ def unique_names(uploading: Iterable[str], present: Iterable[str],
     ``present``: every path of the folder, the ones being uploaded included; ``ours``:
     (path key, name) of every attachment of ours on the work item.
     """
-    claims: dict[str, set[str]] = {}  # plain name -> path keys of files that have it
+    by_name: dict[str, list[str]] = {}  # plain name -> paths of files that have it
     for rel_path in present:
-        claims.setdefault(plain_name(rel_path), set()).add(path_key_for(rel_path))
+        by_name.setdefault(plain_name(rel_path), []).append(rel_path)
     carried: dict[str, set[str]] = {}  # name -> path keys whose attachment carries it
     for key, name in ours:
         carried.setdefault(name, set()).add(key)
+    hashed: dict[str, set[str]] = {}
+
+    def files_named(name: str) -> set[str]:
+        """Path keys of the files whose plain name is ``name`` (hashed only when asked:
+        most names are asked for by no upload)."""
+        if name not in hashed:
+            hashed[name] = {path_key_for(p) for p in by_name.get(name, ())}
+        return hashed[name]
+
     names: dict[str, str] = {}
     for rel_path in uploading:
         key = path_key_for(rel_path)
         exact = _plain_if_exact(rel_path)
         plain = exact or attachment_name_for(rel_path)
         carriers = carried.get(plain, set()) - {key}
-        rivals = (claims.get(plain, set()) - {key}) | carriers
+        rivals = (files_named(plain) - {key}) | carriers
         if not rivals or (exact is not None and not carriers):
             names[rel_path] = plain
             continue
-        names[rel_path] = _free_tagged_name(rel_path, key, (claims, carried))
+        for digits in TAG_DIGITS:  # lengthened only if a file is literally named so
+            names[rel_path] = tagged_name(rel_path, digits)
+            taken = files_named(names[rel_path]) | carried.get(names[rel_path], set())
+            if not taken - {key}:
+                break
     return names
-
-
-def _free_tagged_name(rel_path: str, key: str,
-                      books: Collection[dict[str, set[str]]]) -> str:
-    name = ""
-    for digits in TAG_DIGITS:
-        name = tagged_name(rel_path, digits)
-        if not any(book.get(name, set()) - {key} for book in books):
-            break
-    return name
