@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from plane_sync.commands.parser import build_parser
+from plane_sync.core.display import url_userinfo, visible
 from plane_sync.errors import AuthError, ConfigError, PlaneSyncError, PlaneUnreachable
 from plane_sync.service.logs import configure_logging
 from plane_sync.service.runtime import StateDirBusy
@@ -57,23 +58,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_config_error(exc)
         return EXIT_CONFIG
     except (AuthError, PlaneUnreachable) as exc:
-        print(f"plane-sync: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_PLANE
     except StateDirBusy as exc:
-        print(f"plane-sync: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_CONFIG
     except PlaneSyncError as exc:
-        print(f"plane-sync: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_FAILED
     except OSError as exc:  # the machine's fault, not a bug: no traceback
         if isinstance(exc, BrokenPipeError):
             return _stdout_gone()
         where = f": {os.fsdecode(exc.filename)}" if exc.filename is not None else ""
-        print(f"plane-sync: {exc.strerror or exc}{where}", file=sys.stderr)
+        _print_error(f"{exc.strerror or exc}{where}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("plane-sync: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_error(error: object) -> None:
+    """Errors carry file names and server text: shown with control and bidi characters
+    escaped (our own line breaks stay)."""
+    print(f"plane-sync: {visible(error, keep_newlines=True)}", file=sys.stderr)
 
 
 def _stdout_gone() -> int:
@@ -87,13 +94,14 @@ def _stdout_gone() -> int:
 def _print_config_error(exc: ConfigError) -> None:
     """One line for one problem; a heading and a list for several."""
     # Only the config file search raises without a source: nothing was found to be invalid.
-    heading = f"{exc.title} in {exc.source}" if exc.source else "No configuration file"
+    heading = (f"{exc.title} in {visible(exc.source)}" if exc.source
+               else "No configuration file")
     if len(exc.problems) == 1:
-        print(f"plane-sync: {heading}: {exc.problems[0]}", file=sys.stderr)
+        print(f"plane-sync: {heading}: {visible(exc.problems[0])}", file=sys.stderr)
         return
     print(f"plane-sync: {heading}:", file=sys.stderr)
     for problem in exc.problems:
-        print(f"  - {problem}", file=sys.stderr)
+        print(f"  - {visible(problem)}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -121,11 +129,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     config = load_config(find_config_path(args.config))
     for warning in config.warnings:
-        print(f"plane-sync: warning: {warning}", file=sys.stderr)
+        print(f"plane-sync: warning: {visible(warning)}", file=sys.stderr)
     # The one-shot commands print their own report; their log shows only what went wrong.
     default_level = config.log.level if args.command == "run" else "warning"
+    secrets = (config.plane.api_key, url_userinfo(config.plane.url) or "")
     configure_logging(args.log_level or default_level, args.log_format or config.log.format,
-                      secrets=(config.plane.api_key,))
+                      secrets=secrets)
     module = importlib.import_module(CONFIG_COMMANDS[args.command])
     try:
         code = module.run(config, args)

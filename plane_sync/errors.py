@@ -8,6 +8,7 @@ the class to an exit code; nothing below ever includes the API key.
     ├── ConfigError                 bad configuration: every problem, each with its place (exit 2)
     ├── PlaneError                  the Plane API answered something we cannot use
     │   ├── PlaneUnreachable        connect error / timeout after all retries (exit 3)
+    │   │   └── NotPlane            the URL answers, but not as Plane does (exit 3)
     │   ├── AuthError               the API key was rejected or missing (exit 3)
     │   ├── PermissionDenied        the key is valid but may not do this (403)
     │   ├── NotFound                the work item / attachment does not exist (404)
@@ -102,6 +103,12 @@ class InvalidFileType(BadRequest):
 
 class UnexpectedResponse(PlaneError):
     title = "Unexpected answer from Plane"
+
+
+class NotPlane(PlaneUnreachable, UnexpectedResponse):
+    """Something answers at the URL, but not Plane's API (a web app, another server)."""
+
+    title = "Not a Plane server"
 
 
 class UploadError(PlaneSyncError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from plane_sync.config.types import Config
+from plane_sync.core.display import redact_url, visible
 from plane_sync.errors import NotFound, PermissionDenied, PlaneError
 from plane_sync.remote.client import parse_identifier
 from plane_sync.service.runtime import open_client
@@ -20,23 +21,26 @@ HEADER = ("FOLDER", "WORK ITEM", "TITLE")
 
 def run(config: Config, args: argparse.Namespace) -> int:
     workspace = config.plane.workspace
+    url = redact_url(config.plane.url)
     with open_client(config) as client:
         me = client.me()
-        who = me.get("display_name") or me.get("email") or me.get("id")
+        who = visible(me.get("display_name") or me.get("email") or me.get("id"))
         try:
             projects = client.list_projects()
         except (PermissionDenied, NotFound):
             # 403/404 on the workspace's project list: every folder would fail the same way.
-            print(f"Plane {config.plane.url}: API key accepted (user {who}), but workspace "
+            print(f"Plane {url}: API key accepted (user {who}), but workspace "
                   f"{workspace!r} does not exist or the key's user is not a member of it; "
                   "check plane.workspace (the first part of the path in Plane's web address)")
             return 1
-        visible = sorted(p.identifier for p in projects if p.identifier)
-        print(f"Plane {config.plane.url}: API key accepted (user {who}), workspace "
-              f"{workspace} ({_projects_phrase(visible)})")
+        visible_projects = sorted(p.identifier for p in projects if p.identifier)
+        print(f"Plane {url}: API key accepted (user {who}), workspace "
+              f"{workspace} ({visible(_projects_phrase(visible_projects))})")
         targets, problems = resolve_targets(config.folders, WorkItemResolver(client))
     rows = [_target_row(t) for t in targets]
-    rows += [_problem_row(p, visible) for p in problems]
+    rows += [_problem_row(p, visible_projects) for p in problems]
+    # Paths come from the disk and titles from Plane: escaped, then aligned.
+    rows = [(visible(folder), visible(item), visible(title)) for folder, item, title in rows]
     widths = [max(len(r[i]) for r in [*rows, HEADER]) for i in range(2)]
     print(f"{HEADER[0]:<{widths[0]}}  {HEADER[1]:<{widths[1]}}  {HEADER[2]}")
     for folder, item, title in rows:
@@ -67,12 +71,12 @@ def _target_row(target: Target) -> tuple[str, str, str]:
     return (str(target.root), item, target.work_item.name)
 
 
-def _problem_row(problem: TargetProblem, visible: list[str]) -> tuple[str, str, str]:
+def _problem_row(problem: TargetProblem, projects: list[str]) -> tuple[str, str, str]:
     reason = problem.reason
     if problem.kind == "unresolved":
         project = _project_of(problem.label)
-        if project is not None and project not in visible:
-            reason += f" Projects the key's user sees: {', '.join(visible) or 'none'}."
+        if project is not None and project not in projects:
+            reason += f" Projects the key's user sees: {', '.join(projects) or 'none'}."
     return (str(problem.path), problem.label, f"{problem.kind.upper()}: {reason}")
 
 

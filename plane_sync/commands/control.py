@@ -20,6 +20,7 @@ from pathlib import Path
 from plane_sync.commands.status import usable_state_dir
 from plane_sync.config.locate import StateLocation, locate_state
 from plane_sync.config.reader import expand_path
+from plane_sync.core.display import visible
 from plane_sync.service.control_client import (
     ControlRefused,
     DaemonNotAnswering,
@@ -43,20 +44,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         folders = chosen_folders(getattr(args, "folders", None) or [], location)
     except UnknownFolder as exc:
-        print(f"plane-sync: {exc}", file=sys.stderr)
+        print(f"plane-sync: {visible(exc)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         answer = ask(state_dir, op, folders)
     except DaemonNotRunning:
         return _without_daemon(op, state_dir, folders, location)
     except (DaemonNotAnswering, ControlRefused) as exc:
-        print(f"plane-sync: {exc}", file=sys.stderr)
+        print(f"plane-sync: {visible(exc)}", file=sys.stderr)
         return EXIT_FAILED
     changed: list[str] = answer["changed"]
     what = {"pause": "paused", "resume": "resumed", "rescan": "asked to rescan"}[op]
     if changed:
         named = "every folder" if changed == ["*"] else ", ".join(changed)
-        print(f"daemon {what}: {named}")
+        print(f"daemon {what}: {visible(named)}")
         if op == "pause":
             print("An upload in flight finishes; no new one starts until plane-sync resume.")
     else:
@@ -73,7 +74,7 @@ def ask_rescan(args: argparse.Namespace) -> int | None:
     except DaemonNotRunning:
         return None
     except (DaemonNotAnswering, ControlRefused) as exc:
-        print(f"plane-sync: {exc}", file=sys.stderr)
+        print(f"plane-sync: {visible(exc)}", file=sys.stderr)
         return EXIT_FAILED
     print("The daemon rescans every folder now (it already syncs them; watch it with "
           "plane-sync status).")
@@ -108,7 +109,8 @@ def _without_daemon(op: str, state_dir: Path, folders: list[str] | None,
         changed = pauses.resume(folders, [str(p) for p in location.folders])
     named = "every folder" if changed == ["*"] else ", ".join(changed)
     verb = "paused" if op == "pause" else "resumed"
-    print(f"No daemon is running: {named or 'nothing'} {verb} in {pauses.path}; the daemon "
+    print(f"No daemon is running: {visible(named) or 'nothing'} {verb} in {pauses.path}; "
+          "the daemon "
           "honours it when it starts." if changed else f"nothing to do: {_already(op)}")
     return EXIT_OK
 

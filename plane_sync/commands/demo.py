@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from plane_sync.config.load import parse_config
+from plane_sync.core.display import visible
 from plane_sync.emulator import Emulator
 from plane_sync.service.daemon import Daemon
 from plane_sync.service.logs import configure_logging
@@ -80,21 +81,22 @@ def _demo(args: argparse.Namespace, base: Path, log_path: Path) -> int:
                               source="<demo>", env={})
         print(f"Plane emulator at {emu.url} (workspace {emu.workspace}, work item {ident}); "
               "it lives only as long as this demo.")
-        print(f"Watching {folder}\nDrop files in: each is uploaded to {ident} once it has "
-              f"not changed for a second. Ctrl-C stops. (The daemon's log: {log_path})\n",
-              flush=True)
+        print(f"Watching {visible(folder)}\nDrop files in: each is uploaded to {ident} once it "
+              f"has not changed for a second. Ctrl-C stops. (The daemon's log: "
+              f"{visible(log_path)})\n", flush=True)
         said_skipped: set[tuple[str, str]] = set()
 
         def show(report: PassReport) -> None:
             for rel, size in report.uploaded:
-                print(f"uploaded  {rel} ({human_size(size)}) -> {report.label}", flush=True)
+                print(f"uploaded  {visible(rel)} ({human_size(size)}) -> {report.label}",
+                      flush=True)
             for name, reason in report.deleted:
-                print(f"deleted   {name} ({reason})", flush=True)
+                print(f"deleted   {visible(name)} ({visible(reason)})", flush=True)
             for name, reason in report.kept:
-                print(f"kept      {name} ({reason})", flush=True)
+                print(f"kept      {visible(name)} ({visible(reason)})", flush=True)
             for rel, reason in report.skipped:
                 if (rel, reason) not in said_skipped:
-                    print(f"skipped   {rel}: {reason}", flush=True)
+                    print(f"skipped   {visible(rel)}: {visible(reason)}", flush=True)
             said_skipped.intersection_update(report.skipped)  # said again if it comes back
             said_skipped.update(report.skipped)
 
@@ -105,12 +107,14 @@ def _demo(args: argparse.Namespace, base: Path, log_path: Path) -> int:
         print(f"\n{ident} has {len(listed)} attachment(s) (files in subfolders are named "
               "\"sub \u2044 file\"):")
         for row in listed:
-            print(f"  {row['attributes']['name']} ({human_size(row['attributes']['size'])})")
+            print(f"  {visible(row['attributes']['name'])} "
+                  f"({human_size(row['attributes']['size'])})")
         if args.folder:
             shutil.rmtree(base / "state", ignore_errors=True)  # only the demo's state
-            print(f"\nThe daemon's log is in {log_path}.")
+            print(f"\nThe daemon's log is in {visible(log_path)}.")
         else:
-            print(f"\nThe demo folder is left in {base} (remove it with: rm -r {base}).")
+            shown = visible(base)
+            print(f"\nThe demo folder is left in {shown} (remove it with: rm -r {shown}).")
         print("Next: copy config.example.yaml to ~/.config/plane-sync/config.yaml, "
               "then plane-sync check.")
         sys.stdout.flush()

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from plane_sync.commands.init_flow import Asker, MissingAnswer, read_key_file
 from plane_sync.config.load import find_config_path, load_config
 from plane_sync.config.values import parse_subfolder_name
+from plane_sync.core.display import visible
 from plane_sync.errors import (
     AuthError,
     ConfigError,
@@ -67,9 +68,10 @@ def _run(args: argparse.Namespace, asker: Asker, config_path: Path) -> int:
     key = read_key_file(args.api_key_file) if args.api_key_file else \
         os.environ.get("PLANE_API_KEY", "").strip() or None
     url, key, who = _connect(asker, args.url, key)
-    print(f"  Plane {url}: API key accepted (user {who})")
+    print(f"  Plane {visible(url)}: API key accepted (user {visible(who)})")
     workspace, projects = _workspace(asker, args.workspace, url, key)
-    print(f"  workspace {workspace}: " + (", ".join(projects) or "no project is visible"))
+    print(f"  workspace {visible(workspace)}: "
+          + (visible(", ".join(projects)) or "no project is visible"))
     folder = Path(os.path.expanduser(asker.text(
         "Folder to sync (made if missing)", args.folder, option="--folder",
         default=str(Path.home() / "Plane")))).absolute()
@@ -132,12 +134,12 @@ def _connect(asker: Asker, url_given: str | None,
         except PlaneUnreachable as exc:
             if not asker.interactive:
                 raise
-            print(f"  cannot reach {url}: {exc.message}")
+            print(f"  cannot reach {visible(url)}: {visible(exc.message)}")
             url = None
         except AuthError as exc:
             if not asker.interactive:
                 raise
-            print(f"  {exc.message}")
+            print(f"  {visible(exc.message)}")
             key = None
 
 
@@ -155,7 +157,7 @@ def _workspace(asker: Asker, given: str | None, url: str, key: str) -> tuple[str
                        "member of it")
             if not asker.interactive:
                 raise PermissionDenied(message) from None
-            print(f"  {message}")
+            print(f"  {visible(message)}")
 
 
 def _work_item(asker: Asker, given: str | None, folder: Path, url: str, key: str,
@@ -171,14 +173,14 @@ def _work_item(asker: Asker, given: str | None, folder: Path, url: str, key: str
         try:
             with _client(url, key, workspace) as client:
                 item = client.resolve_identifier(answer)
-            print(f"  {item.label}: {item.name}")
+            print(f"  {item.label}: {visible(item.name)}")
             return item.label
         except (AuthError, PlaneUnreachable):
             raise
         except PlaneError as exc:
             if not asker.interactive:
                 raise
-            print(f"  {exc.message}")
+            print(f"  {visible(exc.message)}")
 
 
 def _key_file(given: str | None, key: str, config_path: Path) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from plane_sync.commands.status_live import print_live
 from plane_sync.config.locate import StateLocation, locate_state
+from plane_sync.core.display import visible
 from plane_sync.errors import ConfigError
 from plane_sync.service.control_client import (
     ControlRefused,
@@ -24,6 +25,7 @@ from plane_sync.service.control_client import (
     DaemonNotRunning,
     ask,
 )
+from plane_sync.service.notes import read_notes
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.runtime import STATE_FILE
 from plane_sync.service.state_access import state_dir_problem
@@ -78,7 +80,10 @@ def collect(state_dir: Path) -> dict[str, Any]:
                 "skipped": [{"path": k.rel_path, "reason": k.reason}
                             for k in skips if k.folder_key == s.folder_key],
             })
-        return {"daemon": daemon_summary(state.daemon_status()), "folders": folders}
+        daemon = daemon_summary(state.daemon_status())
+        if daemon["running"]:  # notes describe the running daemon (service.notes)
+            daemon["notes"] = read_notes(state_dir)
+        return {"daemon": daemon, "folders": folders}
     finally:
         state.close()
 
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     info = collect(state_dir)
     if live is not None:
         info["daemon"] = {"running": True, "answering": True, "pid": live["pid"],
-                          "activity": live["activity"]}
+                          "activity": live["activity"], "notes": read_notes(state_dir)}
         info["live"] = live
     elif silence is not None:
         info["daemon"]["answering"] = False
@@ -112,21 +117,23 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     # Exit 0 even when files failed: status reports, sync and check signal.
+    # Names and reasons come from file names and servers: shown escaped (core.display).
     _print_daemon(info, state_dir)
     if not info["folders"] and live is None:
         print("no folder has been synced yet: run plane-sync sync, or start the daemon "
               "(plane-sync run)")
     for f in info["folders"]:
-        print(f"\n{f['work_item']}  {f['path']}")
-        print(f"  state: {f['state']}" + (f" ({f['reason']})" if f["reason"] else ""))
+        print(f"\n{visible(f['work_item'])}  {visible(f['path'])}")
+        reason = f" ({visible(f['reason'])})" if f["reason"] else ""
+        print(f"  state: {visible(f['state'])}{reason}")
         print(f"  last sync: {_when(f['last_sync_at'])}; {f['in_sync']} in sync, "
               f"{f['pending']} pending, {len(f['failed'])} failed, "
               f"{len(f['skipped'])} skipped")
         for x in f["failed"]:
-            print(f"  failed   {x['path']}: {x['reason']} (attempt {x['attempts']}, "
-                  f"next try {_when(x['next_retry_at'])})")
+            print(f"  failed   {visible(x['path'])}: {visible(x['reason'])} "
+                  f"(attempt {x['attempts']}, next try {_when(x['next_retry_at'])})")
         for x in f["skipped"]:
-            print(f"  skipped  {x['path']}: {x['reason']}")
+            print(f"  skipped  {visible(x['path'])}: {visible(x['reason'])}")
     return 0
 
 
@@ -135,16 +142,19 @@ def _print_daemon(info: dict[str, Any], state_dir: Path) -> None:
     if "live" in info:
         print_live(info["live"])
     elif d.get("answering") is False:
-        print(f"daemon: NOT ANSWERING ({d['not_answering']}); showing the state database")
+        print(f"daemon: NOT ANSWERING ({visible(d['not_answering'])}); showing the state "
+              "database")
         if d["running"]:
             print(f"  pid {d['pid']} last wrote its status {d['updated_seconds_ago']:.0f}s "
-                  f"ago: {d['activity']}")
+                  f"ago: {visible(d['activity'])}")
     elif d["running"]:
         stale = " (no progress report for a while)" if d["stale"] else ""
-        print(f"daemon: running, pid {d['pid']}: {d['activity']}{stale} (no control socket:"
-              " an older plane-sync?)")
+        print(f"daemon: running, pid {d['pid']}: {visible(d['activity'])}{stale} (no control "
+              "socket: an older plane-sync?)")
     else:
-        print(f"daemon: not running (state directory {state_dir})")
+        print(f"daemon: not running (state directory {visible(state_dir)})")
+    for note in d.get("notes", []):
+        print(f"  note: {visible(note['message'])} (since {_when(note.get('since'))})")
     paused = info["paused"]
     if "live" not in info and (paused["all"] or paused["folders"]):
         which = "every folder" if paused["all"] else ", ".join(paused["folders"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from plane_sync.core.display import visible
 from plane_sync.core.sizes import human_size
 
 WORKER_SILENT_AFTER = 120.0  # seconds without a sign of life before status points it out
@@ -39,11 +40,11 @@ def is_paused(paused: dict[str, Any], path: str) -> bool:
 def print_live(live: dict[str, Any]) -> None:
     now = time.time()
     print(f"daemon: running, pid {live['pid']}, up {_duration(now - live['started_at'])}: "
-          f"{live['activity'] or 'starting'}")
+          f"{visible(live['activity'] or 'starting')}")
     upload = live["upload"]
     if upload is not None:
         share = f" ({100 * upload['done'] / upload['size']:.0f}%)" if upload["size"] else ""
-        print(f"  uploading  {upload['path']} to {upload['label']}: "
+        print(f"  uploading  {visible(upload['path'])} to {visible(upload['label'])}: "
               f"{human_size(upload['done'])} of {human_size(upload['size'])}{share}, "
               f"for {_duration(now - upload['started_at'])}")
     queue, rate = live["queue"], live["rate"]
@@ -76,7 +77,7 @@ def _print_folder(folder: dict[str, Any], paused: dict[str, Any], now: float) ->
         marks.append(f"PAUSED since {_clock(since)}")
     if not folder["available"]:
         marks.append("NOT AVAILABLE (missing or unmounted)")
-    print(f"\nfolder {folder['path']} ({', '.join(marks)})")
+    print(f"\nfolder {visible(folder['path'])} ({', '.join(marks)})")
     if not folder["resolved"]:
         print("  not mapped to a work item yet")
     for t in folder["targets"]:
@@ -84,16 +85,17 @@ def _print_folder(folder: dict[str, Any], paused: dict[str, Any], now: float) ->
         done = (f"last complete pass {_clock(last)} ({_ago(last, now)})" if last
                 else "no complete pass yet")
         nxt = f"; next pass {_clock(t['next_pass_at'])}" if t["next_pass_at"] else ""
-        print(f"  {t['label']}: {done}{nxt}")
+        print(f"  {visible(t['label'])}: {done}{nxt}")
         if t["problem"]:
-            print(f"    PROBLEM  {t['problem']}")
+            print(f"    PROBLEM  {visible(t['problem'])}")
         nxt = f" (next check {_clock(t['next_pass_at'])})" if t["next_pass_at"] else ""
         for w in t["waiting"][:WAITING_SHOWN]:
-            print(f"    waiting  {w['path']}: {w['reason']}{nxt}")
+            print(f"    waiting  {visible(w['path'])}: {visible(w['reason'])}{nxt}")
         if len(t["waiting"]) > WAITING_SHOWN:
             print(f"    waiting  ... and {len(t['waiting']) - WAITING_SHOWN} more "
                   "(plane-sync status --json lists them all)")
         if t["held"]:
-            print(f"    HELD     {t['held']}")
+            print(f"    HELD     {visible(t['held'])}")
     for p in folder["problems"]:
-        print(f"  {p['kind'].upper():<10} {p['work_item']}  {p['path']}: {p['reason']}")
+        print(f"  {p['kind'].upper():<10} {visible(p['work_item'])}  {visible(p['path'])}: "
+              f"{visible(p['reason'])}")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from plane_sync.config.types import Config
+from plane_sync.core.display import visible
 from plane_sync.service.report import TerminalProgress, print_reports, reports_json
 from plane_sync.service.runtime import (
     STATE_FILE,
@@ -121,7 +122,7 @@ def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],
     where = ""
     if current is not None:
         verb = "would have been uploaded" if dry_run else "uploaded"
-        where = (f" while syncing {current.label} ({current.root}), "
+        where = (f" while syncing {visible(current.label)} ({visible(current.root)}), "
                  f"{files_done} file(s) of it {verb}")
     print(f"plane-sync: interrupted{where}; what is uploaded stays uploaded, "
           "the next sync does the rest", file=sys.stderr)

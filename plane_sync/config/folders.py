@@ -19,7 +19,15 @@ from plane_sync.config.types import (
     SubfolderTarget,
     WatchMode,
 )
-from plane_sync.config.values import normalize_identifier, normalize_uuid, show
+from plane_sync.config.values import (
+    MAX_POLL_INTERVAL,
+    MAX_RESCAN_INTERVAL,
+    MAX_SETTLE,
+    identifier_number_problem,
+    normalize_identifier,
+    normalize_uuid,
+    show,
+)
 from plane_sync.local.ignore import IgnoreRules
 
 SETTING_KEYS = ("include", "exclude", "exclude_defaults", "recurse", "on_change", "on_delete",
@@ -60,9 +68,11 @@ def read_settings(sec: Section | None, inherited: Settings) -> Settings:
         on_change=sec.choice("on_change", ("replace", "keep"), inherited.on_change),
         on_delete=sec.choice("on_delete", ("keep", "delete"), inherited.on_delete),
         watch=sec.choice("watch", ("auto", "inotify", "poll"), inherited.watch),
-        poll_interval=sec.seconds("poll_interval", inherited.poll_interval),
-        settle=sec.seconds("settle", inherited.settle, allow_zero=True),
-        rescan_interval=sec.seconds("rescan_interval", inherited.rescan_interval),
+        poll_interval=sec.seconds("poll_interval", inherited.poll_interval,
+                                  maximum=MAX_POLL_INTERVAL),
+        settle=sec.seconds("settle", inherited.settle, maximum=MAX_SETTLE, allow_zero=True),
+        rescan_interval=sec.seconds("rescan_interval", inherited.rescan_interval,
+                                    maximum=MAX_RESCAN_INTERVAL),
     )
 
 
@@ -129,7 +139,7 @@ def _read_target(sec: Section) -> SingleTarget | SubfolderTarget | None:
         if work_item_id is not None:
             sec.problem(None, "a work_item UUID needs project: <project UUID> as well")
         else:
-            sec.problem("work_item", f"{show(text)} is not an identifier like PROJ-12")
+            sec.problem("work_item", _identifier_problem(text))
         return None
     project_text = sec.text("project", required=True)
     project_id = normalize_uuid(project_text) if project_text is not None else None
@@ -146,6 +156,14 @@ def _read_target(sec: Section) -> SingleTarget | SubfolderTarget | None:
     return SingleTarget(project_id=project_id, work_item_id=work_item_id)
 
 
+def _identifier_problem(text: str) -> str:
+    """Why ``text`` (not a UUID, not accepted as an identifier) names no work item."""
+    project, dash, number = text.rpartition("-")
+    if dash and number.isdigit() and normalize_identifier(f"{project}-1") is not None:
+        return f"{show(text)}: {identifier_number_problem(number)}"
+    return f"{show(text)} is not an identifier like PROJ-12"
+
+
 def _folder_key(path: Path) -> str:
     """Readable and stable: "<folder name>-<10 hex of the path's sha256>"."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name)[:24] or "root"
@@ -160,34 +178,62 @@ def _target_label(target: SingleTarget | SubfolderTarget) -> str | None:
 
 def check_folder_overlaps(folders: list[tuple[FolderConfig, str]], state_dir: Path,
                            problems: Problems) -> None:
-    """Each file must belong to one folder, and each work item to one folder."""
+    """Each file must belong to one folder, and each work item to one folder.
+
+    Each folder is compared with the earlier ones through dictionaries (its path, every
+    parent of it, its work item), not pair by pair: thousands of folders (an alias can make
+    them) take milliseconds, and each conflict is named once, against the first folder."""
     # Compare real paths too, so that a symlink to another folder is caught as well.
     real = [Path(os.path.realpath(folder.path)) for folder, _ in folders]
+    by_path: dict[Path, int] = {}  # a folder's path and real path -> its first index
+    by_real: dict[Path, int] = {}
+    by_parent: dict[Path, int] = {}  # every parent of a real path -> first folder below it
+    by_label: dict[str, int] = {}
+    real_state_dir = Path(os.path.realpath(state_dir))
     for index, (folder, place) in enumerate(folders):
-        for other_index, (other, other_place) in enumerate(folders[:index]):
-            here, there = real[index], real[other_index]
-            if folder.path == other.path or here == there:
-                problems.add(f"{place}.path", f"{folder.path} is already {other_place}.path")
-            elif here.is_relative_to(there):
-                problems.add(f"{place}.path", f"{folder.path} is inside {other_place} "
-                             f"({other.path}); nested folders would sync files twice")
-            elif there.is_relative_to(here):
-                problems.add(f"{place}.path", f"{folder.path} contains {other_place} "
-                             f"({other.path}); nested folders would sync files twice")
-            label = _target_label(folder.target)
-            if label is not None and label == _target_label(other.target):
-                problems.add(place, f"maps to the same work item as {other_place} ({label}); "
-                             "two folders would fight over which files are deleted")
+        here = real[index]
+        messages: dict[int, list[str]] = {}
+        same = min((by_path[p] for p in (folder.path, here) if p in by_path), default=None)
+        if same is not None:
+            messages.setdefault(same, []).append(f"{place}.path: {folder.path} is already "
+                                                 f"{folders[same][1]}.path")
+        else:
+            outer = min((by_real[p] for p in here.parents if p in by_real), default=None)
+            if outer is not None:
+                other, other_place = folders[outer]
+                messages.setdefault(outer, []).append(
+                    f"{place}.path: {folder.path} is inside {other_place} ({other.path}); "
+                    "nested folders would sync files twice")
+            inner = by_parent.get(here)
+            if inner is not None:
+                other, other_place = folders[inner]
+                messages.setdefault(inner, []).append(
+                    f"{place}.path: {folder.path} contains {other_place} ({other.path}); "
+                    "nested folders would sync files twice")
+        label = _target_label(folder.target)
+        if label is not None and label in by_label:
+            messages.setdefault(by_label[label], []).append(
+                f"{place}: maps to the same work item as {folders[by_label[label]][1]} "
+                f"({label}); two folders would fight over which files are deleted")
+        for other_index in sorted(messages):
+            for message in messages[other_index]:
+                problems.add("", message)
+        for key in (folder.path, here):
+            by_path.setdefault(key, index)
+        by_real.setdefault(here, index)
+        for parent in here.parents:
+            by_parent.setdefault(parent, index)
+        if label is not None:
+            by_label.setdefault(label, index)
         # Real paths: a state_dir given through a symlink into the folder is inside it too.
         if state_dir.is_relative_to(folder.path) or \
-                Path(os.path.realpath(state_dir)).is_relative_to(real[index]):
+                real_state_dir.is_relative_to(here):
             problems.add("state_dir", f"{state_dir} is inside {place} ({folder.path}); "
                          "the state database would be synced")
 
 
-def would_sync(folder: FolderConfig, real_root: Path, file: Path) -> bool:
-    """Whether a scan of ``folder`` would take ``file`` (a real path), by its rules."""
-    real_file = Path(os.path.realpath(file))
+def would_sync(folder: FolderConfig, real_root: Path, real_file: Path) -> bool:
+    """Whether a scan of ``folder`` would take ``real_file`` (a real path), by its rules."""
     if not real_file.is_relative_to(real_root) or real_file == real_root:
         return False
     parts = real_file.relative_to(real_root).parts
@@ -207,10 +253,12 @@ def check_secret_files(folders: list[tuple[FolderConfig, str]],
                        secrets: list[tuple[str, Path, str]], problems: Problems) -> None:
     """A file holding the API key must never be synced: it would become an attachment
     that every member of the project can download. ``secrets``: (place, path, what)."""
+    real_secrets = [(place, path, what, Path(os.path.realpath(path)))
+                    for place, path, what in secrets]
     for folder, place in folders:
         real_root = Path(os.path.realpath(folder.path))
-        for secret_place, path, what in secrets:
-            if would_sync(folder, real_root, path):
+        for secret_place, path, what, real_path in real_secrets:
+            if would_sync(folder, real_root, real_path):
                 problems.add(secret_place, f"{path} ({what}) is inside {place} "
                              f"({folder.path}) and would be uploaded to Plane: move it out "
                              "of the folder, or exclude it")

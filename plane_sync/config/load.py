@@ -16,7 +16,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import cast
-from urllib.parse import urlsplit
 
 from plane_sync.config.folders import (
     SETTING_KEYS,
@@ -41,7 +40,9 @@ from plane_sync.config.types import (
     SubfolderTarget,
     WatchMode,
 )
+from plane_sync.config.url import check_plane_url
 from plane_sync.config.values import (
+    MAX_TIMEOUT,
     looks_like_api_key,
     parse_rate_limit,
     parse_size,
@@ -59,6 +60,8 @@ __all__ = [
 
 
 SYSTEM_CONFIG_PATH = Path("/etc/plane-sync/config.yaml")
+MAX_CONFIG_BYTES = 1024 * 1024  # a real one is a few KiB; with the YAML caps, bounds the time
+INTERNAL_ERROR = "internal error while reading the configuration"
 
 
 _TOP_KEYS = ("plane", "state_dir", "defaults", "folders", "log", "metrics")
@@ -67,7 +70,6 @@ _PLANE_KEYS = ("url", "api_key", "api_key_file", "workspace", "ca_bundle", "time
 _LOG_KEYS = ("level", "format")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _WORKSPACE_SLUG = re.compile(r"[A-Za-z0-9_-]+")
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, *,
@@ -77,7 +79,10 @@ def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, 
     cwd = Path.cwd()
     for origin, chosen in (("-c", cli_path), ("$PLANE_SYNC_CONFIG", env.get("PLANE_SYNC_CONFIG"))):
         if chosen:
-            path = expand_path(chosen, env, cwd)
+            try:
+                path = expand_path(chosen, env, cwd)
+            except ValueError as exc:
+                raise ConfigError([f"{exc} (given by {origin})"]) from None
             if path.is_dir():
                 raise ConfigError([f"{path}: is a directory, not a config file "
                                    f"(given by {origin})"])
@@ -100,24 +105,72 @@ def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, 
 
 def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
     path = Path(path).absolute()
-    try:
-        text = path.read_text(encoding="utf-8")
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError([f"cannot read the file: {exc.strerror}"], source=str(path)) from None
-    except UnicodeDecodeError:
-        raise ConfigError(["the file is not UTF-8 text"], source=str(path)) from None
+    text, mode = _read_config_file(path)
     return _build(text, source=str(path), env=env, base_dir=path.parent, file_mode=mode)
+
+
+def _read_config_file(path: Path) -> tuple[str, int]:
+    """The text and mode of a regular file of at most ``MAX_CONFIG_BYTES``. Opened without
+    blocking: a FIFO put in the config's place must not hang a reload."""
+    def refuse(problem: str) -> ConfigError:
+        return ConfigError([problem], source=str(path))
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise refuse(f"cannot read the file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise refuse("cannot read the file: Is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("not a regular file (a pipe, device or socket cannot be a "
+                         "configuration)")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise refuse(_too_big(info.st_size))
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read the file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise refuse(_too_big(len(data)))
+    try:
+        return data.decode("utf-8"), info.st_mode
+    except UnicodeDecodeError:
+        raise refuse("the file is not UTF-8 text") from None
+
+
+def _too_big(size: int) -> str:
+    return (f"the file is {size / 1024 / 1024:.1f} MiB; a configuration may be at most "
+            f"{MAX_CONFIG_BYTES // 1024 // 1024} MiB (is this the right file?)")
 
 
 def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] = os.environ,
                  base_dir: Path | None = None) -> Config:
     """Parse config text; relative paths are relative to ``base_dir`` (default: cwd)."""
+    if len(text) > MAX_CONFIG_BYTES:  # characters: at least as many bytes
+        raise ConfigError([_too_big(len(text))], source=source)
     return _build(text, source=source, env=env, base_dir=base_dir or Path.cwd(), file_mode=None)
 
 
 def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
            file_mode: int | None) -> Config:
+    """Every problem of the text, or the Config; nothing else ever leaves. An unexpected
+    exception is a bug, but its traceback could quote the API key and, in a reload, it
+    would stop the daemon: it becomes a config error too."""
+    try:
+        return _assemble(text, source=source, env=env, base_dir=base_dir, file_mode=file_mode)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError([f"{INTERNAL_ERROR} ({type(exc).__name__}); please report it"],
+                          source=source) from None
+
+
+def _assemble(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
+              file_mode: int | None) -> Config:
     problems = Problems()
     warnings: list[str] = []
     data = load_yaml(text, problems)
@@ -180,7 +233,7 @@ def _read_plane(root: Section, warnings: list[str], file_mode: int | None,
     ca_bundle = sec.path("ca_bundle")
     if ca_bundle is not None and not ca_bundle.is_file():
         sec.problem("ca_bundle", f"{ca_bundle} is not a file")
-    timeout = sec.seconds("timeout", 30.0)
+    timeout = sec.seconds("timeout", 30.0, maximum=MAX_TIMEOUT)
     rate_limit = (60, 60.0)
     ok, raw_rate = sec.scalar("rate_limit")
     if ok and "rate_limit" in sec:
@@ -211,22 +264,13 @@ def _read_url(sec: Section, warnings: list[str]) -> str | None:
     raw = sec.text("url", required=True)
     if raw is None:
         return None
-    parts = urlsplit(raw.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        sec.problem("url", f"{show(raw)} is not an http(s) URL")
+    try:
+        url, notes = check_plane_url(raw)
+    except ValueError as exc:
+        sec.problem("url", str(exc))
         return None
-    if parts.query or parts.fragment:
-        sec.problem("url", f"{show(raw)} must not have a query or fragment")
-        return None
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v1") or path.endswith("/api"):
-        path = path.rsplit("/api", 1)[0]
-        warnings.append(f"{sec.at('url')}: give the base URL without /api/v1; "
-                        f"using {parts.scheme}://{parts.netloc}{path}")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
-        warnings.append(f"{sec.at('url')}: plain http sends the API key unencrypted; "
-                        "use https")
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    warnings.extend(f"{sec.at('url')}: {note}" for note in notes)
+    return url
 
 
 def _read_api_key(sec: Section, warnings: list[str], file_mode: int | None,

@@ -11,7 +11,7 @@ import ipaddress
 
 from plane_sync.config.reader import Section
 from plane_sync.config.types import MetricsSettings
-from plane_sync.config.values import show
+from plane_sync.config.values import MAX_PASS_AGE, show
 
 _KEYS = ("listen", "max_pass_age")
 DEFAULT_HOST = "127.0.0.1"
@@ -28,7 +28,7 @@ def read_metrics(root: Section, warnings: list[str]) -> MetricsSettings | None:
         listen = sec.text("listen", required=True)
         place = sec.at("listen")
         if "max_pass_age" in sec:
-            max_age = sec.seconds("max_pass_age", 0.0)
+            max_age = sec.seconds("max_pass_age", 0.0, maximum=MAX_PASS_AGE)
     else:
         listen = root.text("metrics")
         place, sec = "metrics", root

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from plane_sync.config.plain_yaml import load_plain_yaml
 from plane_sync.config.values import (
     MalformedReference,
+    describe_seconds,
     kind,
     parse_duration,
     show,
     substitute_env,
 )
 
+MAX_PATTERNS = 1000  # per include or exclude list
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class Problems:
@@ -42,99 +41,32 @@ class Problems:
         return bool(self.items)
 
 
-class _CheckingLoader(yaml.SafeLoader):
-    """SafeLoader that notes duplicate mapping keys (plain PyYAML lets the last one win)."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[str] = []
-
-
-def _construct_checked_mapping(loader: _CheckingLoader, node: yaml.MappingNode) -> Any:
-    seen: set[str] = set()
-    for key_node, _ in node.value:
-        # Only plain scalar keys; "<<" merges may legitimately be overridden.
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-            continue
-        if key_node.value in seen:
-            mark = key_node.start_mark
-            loader.duplicates.append(
-                f"line {mark.line + 1}, column {mark.column + 1}: duplicate key "
-                f"{show(key_node.value)} (each key may appear once in a mapping)"
-            )
-        seen.add(key_node.value)
-    return loader.construct_mapping(node)
-
-
-_CheckingLoader.add_constructor("tag:yaml.org,2002:map", _construct_checked_mapping)
-
-
 def load_yaml(text: str, problems: Problems) -> object:
-    """Parse one YAML document. Syntax errors and duplicate keys become problems.
+    """Parse one YAML document into plain data (see :mod:`plane_sync.config.plain_yaml`).
 
-    Messages are built from the error's position and description only: PyYAML's own text
-    quotes the offending line, which may hold the API key.
+    Syntax errors, tags and caps make it None with their problems; duplicate keys are
+    problems too, but the data is kept so that the rest of the file is checked as well.
     """
-    try:
-        loader = _CheckingLoader(text)  # checks for unprintable characters already
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        problems.add(_position(exc), f"YAML syntax error: {_describe(exc)}")
-        return None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        character = exc.character if isinstance(exc.character, int) else 0
-        problems.add(f"line {line}, column {column}",
-                     f"character #x{character:04x} is not allowed in YAML")
-        return None
-    except yaml.YAMLError as exc:
-        problems.add("", f"YAML error: {type(exc).__name__}")
-        return None
-    for duplicate in loader.duplicates:
-        problems.add("", duplicate)
+    data, found, duplicates = load_plain_yaml(text)
+    for problem in [*found, *duplicates]:
+        problems.add("", problem)
     return data
 
 
-_QUOTED = re.compile(r"'([^']*)'")
-
-
-def _harmless(quoted: str) -> bool:
-    return len(quoted) <= 4 or quoted.startswith(("<", "!", "tag:"))
-
-
-def _position(exc: yaml.MarkedYAMLError) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    return "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}"
-
-
-def _describe(exc: yaml.MarkedYAMLError) -> str:
-    text = exc.problem or exc.context or "cannot parse"
-    if exc.context and exc.problem:
-        start = exc.context_mark
-        where = ""
-        if start is not None and exc.problem_mark is not None \
-                and start.line != exc.problem_mark.line:
-            where = f" that starts at line {start.line + 1}, column {start.column + 1}"
-        text = f"{exc.problem} ({exc.context}{where})"
-    # PyYAML quotes what it read (an alias name, say), which could be the API key: keep
-    # only quotes that are token names, tags or single characters.
-    text = _QUOTED.sub(lambda m: m.group(0) if _harmless(m.group(1)) else "'...'", text)
-    if "\\t" in text or "\t" in text:
-        text += "; YAML indents with spaces, not tabs"
-    return text
-
-
 def expand_path(text: str, env: Mapping[str, str], base_dir: Path) -> Path:
-    """``~`` from $HOME in ``env``; relative paths are relative to ``base_dir``; normalized."""
+    """``~`` from $HOME in ``env``, ``~user`` from the user database; relative paths are
+    relative to ``base_dir``; normalized. ValueError for ``~user`` of no such user (it would
+    otherwise quietly become a relative path named "~user")."""
     if text == "~" or text.startswith("~/"):
         home = env.get("HOME") or os.path.expanduser("~")
         text = home + text[1:]
     elif text.startswith("~"):
-        text = os.path.expanduser(text)
+        user = text[1:].split("/", 1)[0]
+        expanded = os.path.expanduser(text)
+        if expanded == text:
+            raise ValueError(f"{show(text)}: there is no user {show(user)} on this machine "
+                             "(~user means that user's home directory)")
+        text = expanded
     path = Path(text)
     if not path.is_absolute():
         path = base_dir / path
@@ -243,7 +175,10 @@ class Section:
             self.problem(key, f"{show(value)} is not one of: {', '.join(choices)}")
         return default
 
-    def seconds(self, key: str, default: float, *, allow_zero: bool = False) -> float:
+    def seconds(self, key: str, default: float, *, maximum: float,
+                allow_zero: bool = False) -> float:
+        """A duration of at most ``maximum`` seconds: beyond it a value is a slip of the
+        keyboard ("200000d"), and a wait that long overflows the thread primitives."""
         if key not in self.data:
             return default
         ok, value = self.scalar(key)
@@ -257,6 +192,10 @@ class Section:
         if seconds == 0 and not allow_zero:
             self.problem(key, "must be more than zero")
             return default
+        if seconds > maximum:
+            self.problem(key, f"{show(value)} is more than the longest allowed, "
+                         f"{describe_seconds(maximum)}")
+            return default
         return seconds
 
     def globs(self, key: str) -> tuple[str, ...] | None:
@@ -267,6 +206,11 @@ class Section:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             self.problem(key, f"expected a list of glob patterns, got {show(value)}")
+            return None
+        if len(items) > MAX_PATTERNS:
+            self.problem(key, f"{len(items)} patterns; at most {MAX_PATTERNS} are accepted "
+                         "(every file is matched against each; use wider patterns like "
+                         '"*.log" or "build/**")')
             return None
         patterns: list[str] = []
         for index, item in enumerate(items):
@@ -287,4 +231,8 @@ class Section:
         if not raw.strip():
             self.problem(key, "must not be empty")
             return None
-        return expand_path(raw, self.env, self.base_dir)
+        try:
+            return expand_path(raw, self.env, self.base_dir)
+        except ValueError as exc:
+            self.problem(key, str(exc))
+            return None

@@ -31,6 +31,7 @@ _SIZE_UNITS: dict[str, int] = {
 
 # A Plane project identifier is up to 12 letters/digits; the work item adds "-<sequence>".
 _IDENTIFIER = re.compile(r"([A-Za-z0-9]{1,12})-([0-9]+)")
+MAX_SEQUENCE = 2**31 - 1
 _SUBFOLDER = re.compile(r"([A-Za-z0-9]{1,12})-([0-9]+)(?:\s.*)?", re.DOTALL)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _API_KEY_SHAPE = re.compile(r"plane_api_[0-9a-f]+")
@@ -40,6 +41,18 @@ _API_KEY_SHAPE = re.compile(r"plane_api_[0-9a-f]+")
 _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 DURATION_HINT = 'use seconds, or a string like "30s", "2m", "1h"'
+
+# Upper bounds, checked at load. Beyond them a value is a slip ("200000d"), and some would
+# overflow a thread wait (threading.TIMEOUT_MAX) or a timestamp.
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+MAX_SETTLE = HOUR
+MAX_POLL_INTERVAL = DAY
+MAX_RESCAN_INTERVAL = 7 * DAY
+MAX_TIMEOUT = HOUR
+MAX_PASS_AGE = 30 * DAY  # metrics.max_pass_age
+MAX_RATE_PERIOD = DAY
+MAX_RATE_REQUESTS = 1_000_000
+MAX_FILE_SIZE_LIMIT = 5 * 1024**3  # S3 takes at most 5 GiB in one POST upload
 
 
 class MalformedReference(ValueError):
@@ -141,6 +154,15 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def describe_seconds(seconds: float) -> str:
+    """86400 -> "1 day (86400 s)": a bound in words."""
+    for unit, size in (("day", DAY), ("hour", HOUR), ("minute", MINUTE)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ({seconds:.0f} s)"
+    return f"{seconds:g} s"
+
+
 def _duration_from_text(text: str) -> float | None:
     if _PLAIN_NUMBER.fullmatch(text):
         return float(text)
@@ -168,6 +190,11 @@ def parse_rate_limit(value: object) -> tuple[int, float]:
         period = _duration_from_text(period_text)
     if period is None or period <= 0:
         raise ValueError(problem)
+    if len(count_text) > 7 or int(count_text) > MAX_RATE_REQUESTS:
+        raise ValueError(f"{show(value)}: at most {MAX_RATE_REQUESTS} requests per period")
+    if period > MAX_RATE_PERIOD:
+        raise ValueError(f"{show(value)}: the period may be at most "
+                         f"{describe_seconds(MAX_RATE_PERIOD)}")
     return int(count_text), float(period)
 
 
@@ -182,29 +209,49 @@ def parse_size(value: object) -> int:
         factor = _SIZE_UNITS.get(match.group(2).lower())
         if factor is None:
             raise ValueError(problem)
-        size = int(float(match.group(1)) * factor)
+        amount = float(match.group(1)) * factor
+        if amount != amount or amount == float("inf"):
+            raise ValueError(problem)
+        size = int(amount)
     else:
         raise ValueError(problem)
     if size < 1:
         raise ValueError(f"{show(value)} must be at least 1 byte")
+    if size > MAX_FILE_SIZE_LIMIT:
+        raise ValueError(f"{show(value)} is more than 5 GiB, the most S3-compatible storage "
+                         "takes in one upload")
     return size
 
 
 def normalize_identifier(text: str) -> str | None:
-    """ "proj-012" -> "PROJ-12"; None if ``text`` is not a work item identifier."""
+    """ "proj-012" -> "PROJ-12"; None if ``text`` is not a work item identifier (the number
+    included: 1 to MAX_SEQUENCE)."""
     match = _IDENTIFIER.fullmatch(text)
-    if match is None:
+    if match is None or identifier_number_problem(match.group(2)) is not None:
         return None
     return f"{match.group(1).upper()}-{int(match.group(2))}"
+
+
+def identifier_number_problem(digits: str) -> str | None:
+    """Why the number of an identifier like PROJ-<digits> cannot name a work item, or None.
+
+    Plane numbers work items from 1 in a PostgreSQL integer: 0 and anything over
+    2147483647 exist nowhere, and a request for them fails far from the config."""
+    digits = digits.lstrip("0")
+    if not digits:
+        return "work item numbers start at 1"
+    if len(digits) > 10 or int(digits) > MAX_SEQUENCE:
+        return f"the number is larger than any work item's (at most {MAX_SEQUENCE})"
+    return None
 
 
 def parse_subfolder_name(name: str) -> str | None:
     """The work item a subfolder maps to: "PROJ-42", "PROJ-42 anything", "proj-42 x" -> "PROJ-42".
 
-    Anything else ("notes", "PROJ-42_x") maps to nothing and returns None.
+    Anything else ("notes", "PROJ-42_x", "PROJ-0") maps to nothing and returns None.
     """
     match = _SUBFOLDER.fullmatch(name)
-    if match is None:
+    if match is None or identifier_number_problem(match.group(2)) is not None:
         return None
     return f"{match.group(1).upper()}-{int(match.group(2))}"
 

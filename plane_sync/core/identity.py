@@ -37,6 +37,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from plane_sync.core.display import BIDI_CONTROLS
+
 VERSION = "v1"
 MAX_EXTERNAL_ID = 255
 MAX_NAME_CHARS = 200
@@ -48,6 +50,7 @@ REPLACEMENT = "\ufffd"
 FALLBACK_NAME = "unnamed"
 
 _HEX = re.compile(r"[0-9a-f]+")
+_NO_BIDI = dict.fromkeys(map(ord, BIDI_CONTROLS), REPLACEMENT)
 _DOT_RUNS = re.compile(r"\.{2,}")
 # The longest extension kept whole when a long name is cut in the middle.
 _MAX_EXTENSION = 40
@@ -169,7 +172,8 @@ def plane_sanitize(name: str) -> str | None:
 
 def _clean_segment(segment: str) -> str:
     # Plane would cut the name at a backslash and delete "..": make both harmless first.
-    segment = _printable(segment).replace("\\", "_")
+    # Bidi controls go too: "rtl<U+202E>txt.exe" would read "rtlexe.txt" in Plane's UI.
+    segment = _printable(segment).translate(_NO_BIDI).replace("\\", "_")
     return _DOT_RUNS.sub(".", segment)
 
 
@@ -184,13 +188,14 @@ def _cut_middle_chars(name: str, max_chars: int) -> str:
     return name[:head_len] + ELLIPSIS + name[-tail_len:]
 
 
-def attachment_name_for(rel_path: str) -> str:
+def attachment_name_for(rel_path: str, max_chars: int = MAX_NAME_CHARS) -> str:
     """A readable attachment name for ``rel_path`` that Plane stores unchanged.
 
     ``docs/specs/a.pdf`` becomes ``docs ⁄ specs ⁄ a.pdf``. The result has no ``/``, ``\\``,
-    ``..``, NUL or control characters, no leading dot or whitespace, no trailing whitespace,
-    at most 200 characters (cut in the middle, extension kept), and the extension last.
-    Names are for people only; two files may get the same name without harm.
+    ``..``, NUL, control or bidi characters, no leading dot or whitespace, no trailing
+    whitespace, at most ``max_chars`` characters (cut in the middle, extension kept), and the
+    extension last. Different paths may get the same name here; :mod:`plane_sync.core.naming`
+    tells them apart among a work item's attachments.
     """
     segments = [_clean_segment(s) for s in normalize_rel_path(rel_path).split("/") if s]
     name = FOLDER_SEPARATOR.join(segments)
@@ -201,4 +206,4 @@ def attachment_name_for(rel_path: str) -> str:
         name = name.strip().lstrip(".")
     if not name:
         name = FALLBACK_NAME
-    return _cut_middle_chars(name, MAX_NAME_CHARS)
+    return _cut_middle_chars(name, max_chars)

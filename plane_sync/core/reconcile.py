@@ -17,6 +17,7 @@ deletion into an allowed one on the next pass.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -34,6 +35,7 @@ from plane_sync.core.identity import (
 )
 from plane_sync.core.mime import mime_type_for
 from plane_sync.core.models import LocalFile, RemoteAttachment
+from plane_sync.core.naming import unique_names
 from plane_sync.core.sizes import human_size
 
 DEFAULT_SIZE_LIMIT = 5 * 1024 * 1024
@@ -336,8 +338,25 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
     if suppressed:
         hold = Hold("the folder is missing or unreadable, so nothing is deleted", suppressed)
 
+    _name_uploads(entries, [*(f.rel_path for f in files.values()), *unsettled], split)
     entries.sort(key=_order)
     return ([hold] if hold else []) + [action for _, action in entries]
+
+
+def _name_uploads(entries: list[tuple[str, Action]], present: Iterable[str],
+                  split: _Remote) -> None:
+    """Give every upload a name no other file of ours on the work item has (in place)."""
+    uploads = [(i, a) for i, (_, a) in enumerate(entries) if isinstance(a, Upload)]
+    if not uploads:
+        return
+    ours = [(ident.path_key, a.name) for group in split.ours.values()
+            for a, ident in group.versions]
+    ours += [(ident.path_key, a.name) for a, ident in split.duplicates]
+    names = unique_names([a.file.rel_path for _, a in uploads], present, ours)
+    for index, action in uploads:
+        name = names[action.file.rel_path]
+        if name != action.name:
+            entries[index] = (entries[index][0], dataclasses.replace(action, name=name))
 
 
 def summarize(actions: Iterable[Action]) -> dict[str, int]:

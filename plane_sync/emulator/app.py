@@ -7,6 +7,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -44,6 +45,7 @@ class Emulator:
         storage_credentials: tuple[str, str] = ("testing", "testing"),
         region: str = "us-east-1",
         metadata_delay: float = 0.0,
+        clock_offset: float = 0.0,
     ) -> None:
         self.api_key = api_key or new_api_key()
         self.workspace = workspace
@@ -66,10 +68,13 @@ class Emulator:
                                              self._credentials)
         self._views = Views(self._state, self.faults, self._storage_target, file_size_limit,
                             self._fetch_metadata, metadata_delay)
-        limiter = SlidingWindow(*rate_limit) if rate_limit is not None else None
+        # clock_offset: the API server's clock runs that many seconds ahead of ours (behind
+        # if negative), as its Date and X-RateLimit-Reset headers show.
+        limiter = (SlidingWindow(*rate_limit, wall_clock=lambda: time.time() + clock_offset)
+                   if rate_limit is not None else None)
         self._api_service = ApiService(
             self._views, build_routes(legacy_routes), self._api_keys, limiter, self.faults,
-            self._log, self._instance_json,
+            self._log, self._instance_json, clock_offset,
         )
         self._servers: list[EmulatorHTTPServer] = []
         self.url = ""

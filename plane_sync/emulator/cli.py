@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest upload in bytes (default 5242880: Plane's 5 MiB)")
     parser.add_argument("--legacy-routes", action="store_true",
                         help="behave like Plane < v1.1: no /work-items/ routes")
+    parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
+                        help="the API server's clock runs this far ahead (negative: behind), "
+                             "as its Date and X-RateLimit-Reset headers show")
     return parser
 
 
@@ -67,6 +70,7 @@ def main(argv: Sequence[str]) -> int:
         work_items=args.work_items, rate_limit=args.rate_limit,
         file_size_limit=args.file_size_limit, host=args.host, port=args.port,
         storage_port=args.storage_port, legacy_routes=args.legacy_routes,
+        clock_offset=args.clock_offset,
     )
     stop = threading.Event()
 

@@ -20,11 +20,13 @@ class Verdict:
 
 class SlidingWindow:
     def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.limit = limit
         self.window = window
         self._clock = clock
+        self._wall_clock = wall_clock  # the server's clock: X-RateLimit-Reset is stamped by it
         self._lock = threading.Lock()
         self._history: dict[str, deque[float]] = {}
 
@@ -40,5 +42,6 @@ class SlidingWindow:
                 return Verdict(False, retry_after=max(1, math.ceil(wait)))
             history.append(now)
             return Verdict(
-                True, remaining=self.limit - len(history), reset=int(time.time() + self.window)
+                True, remaining=self.limit - len(history),
+                reset=int(self._wall_clock() + self.window),
             )

@@ -68,8 +68,9 @@ class ApiService:
     def __init__(
         self, views: Views, routes: list[Route], api_keys: set[str],
         limiter: SlidingWindow | None, faults: Faults, log: RequestLog,
-        instance_json: Callable[[], object],
+        instance_json: Callable[[], object], clock_offset: float = 0.0,
     ) -> None:
+        self.clock_offset = clock_offset  # the API's clock runs this far ahead (Date, resets)
         self.views = views
         self.routes = routes
         self.api_keys = api_keys
@@ -93,6 +94,12 @@ class ApiHandler(BaseHandler):
     def service(self) -> ApiService:
         service: ApiService = self.app
         return service
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, from the emulated server's clock (``clock_offset``)."""
+        if timestamp is None:
+            timestamp = time.time() + self.service.clock_offset
+        return super().date_time_string(timestamp)
 
     def route(self, body: BodyReader) -> Reply | None:
         service = self.service

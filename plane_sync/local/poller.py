@@ -27,6 +27,7 @@ import structlog
 
 from plane_sync.local.batching import DEFAULT_CAP, ChangeSink
 from plane_sync.local.roots import RootProbe
+from plane_sync.local.threads import guarded_thread
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -167,7 +168,8 @@ class FolderPoller:
         self._unavailable = False
         self._stop = threading.Event()
         self._baseline = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poll:{key}", daemon=True)
+        self.death: str | None = None  # why the thread ended, if it died (local.threads)
+        self._thread = guarded_thread(self._run, name=f"poll:{key}", on_death=self._died)
 
     def start(self, baseline_timeout: float | None = 60.0) -> None:
         self._thread.start()
@@ -177,6 +179,13 @@ class FolderPoller:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _died(self, error: str) -> None:
+        self.death = error
+        self._baseline.set()  # start() must not wait for a baseline that never comes
 
     def poll_once(self) -> list[str]:
         """One pass: report and return the changed paths (also usable without the thread)."""

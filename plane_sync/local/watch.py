@@ -54,7 +54,9 @@ from watchdog.observers.inotify import InotifyObserver
 from plane_sync.local import inotify_limits, mounts
 from plane_sync.local.batching import DEFAULT_CAP, ChangeSink
 from plane_sync.local.poller import FolderPoller
+from plane_sync.local.revival import Revival
 from plane_sync.local.roots import RootProbe
+from plane_sync.local.threads import Restart, ThreadKeeper, guarded_thread
 
 log = structlog.get_logger(__name__)
 
@@ -158,7 +160,7 @@ class _Folder:
     unavailable: bool = False
 
 
-class Watcher:
+class Watcher(Revival):
     """Owns the watchdog observer, our pollers and the root supervisor.
 
     ``add`` may be called before or after ``start``; ``start`` returns once every folder is
@@ -183,6 +185,9 @@ class Watcher:
         self._stop = threading.Event()
         self._poke = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._keeper = ThreadKeeper()  # dead threads are restarted: see local.threads
+        self._unreported: list[Restart] = []
+        self._dead_observers: list[BaseObserver] = []
         self._overflow = _OverflowDetector(self._on_overflow)
 
     # -- public API --------------------------------------------------------------------
@@ -226,9 +231,14 @@ class Watcher:
                 overflow_logger.setLevel(logging.WARNING)  # else the warning is never created
             for folder in list(self._folders.values()):
                 self._arm(folder)
-        self._supervisor = threading.Thread(target=self._supervise, name="watch-roots",
-                                            daemon=True)
+            self._start_supervisor()
+
+    def _start_supervisor(self) -> None:
+        self._supervisor = guarded_thread(self._supervise, name="watch-roots",
+                                          on_death=lambda error: None)
         self._supervisor.start()
+        self._keeper.keep("watch-roots", alive=self._supervisor.is_alive,
+                          restart=self._start_supervisor)
 
     def stop(self) -> None:
         self._stop.set()
@@ -243,6 +253,7 @@ class Watcher:
                 folder.observed = None
             observer, self._observer = self._observer, None
             self._started = False
+            self._keeper = ThreadKeeper()
         # Joined outside the lock: watchdog's threads may be calling back into us.
         for poller in pollers:
             poller.stop()
@@ -310,6 +321,8 @@ class Watcher:
             observer = self._observer_factory()
             observer.start()  # before scheduling: a failing watch then fails alone
             self._observer = observer
+            self._keeper.keep("inotify", alive=self._observer_alive,
+                              restart=self._restart_observer)
         return self._observer
 
     def _start_poller(self, folder: _Folder) -> None:
@@ -319,10 +332,16 @@ class Watcher:
                                      root_check_interval=self.root_check_interval)
         log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
                  mode="poll", interval=interval, reason=folder.watch.reason)
-        folder.poller.start()
+        poller = folder.poller
+        self._keeper.keep(f"poll:{folder.watch.key}", alive=poller.is_alive,
+                          restart=lambda: self._restart_poller(folder),
+                          death=lambda: poller.death, key=folder.watch.key,
+                          root=str(folder.watch.root))
+        poller.start()
 
     def _disarm(self, folder: _Folder) -> None:
         if folder.poller is not None:
+            self._keeper.forget(f"poll:{folder.watch.key}")
             folder.poller.stop()
             folder.poller = None
         if folder.observed is not None and self._observer is not None:
@@ -375,5 +394,8 @@ class Watcher:
                 return
             try:
                 self.check_roots()
+                restarts = self._revive()
+                with self._lock:
+                    self._unreported += restarts
             except Exception:  # the supervisor must outlive any one bad folder
                 log.exception("watch.supervisor_failed")

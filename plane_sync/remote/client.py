@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 import httpx
 import structlog
 
+from plane_sync.core.display import redact_url
 from plane_sync.core.mime import FALLBACK
 from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadTicket, WorkItem
 from plane_sync.errors import BadRequest, NotFound, PermissionDenied, UnexpectedResponse
@@ -90,6 +91,7 @@ class PlaneClient:
         root = base_url.rstrip("/")
         root = root.removesuffix("/api/v1").removesuffix("/api")
         self.base_url = root
+        self.shown_url = redact_url(root)  # for messages and logs: no user:password@
         self.workspace = workspace
         limit = rate_limit or DEFAULT_LIMIT
         self.limiter = limiter_for(api_key, limit[0], limit[1])
@@ -104,7 +106,7 @@ class PlaneClient:
         self.sleep = sleep  # injectable so tests need not wait out backoffs
 
     def __repr__(self) -> str:
-        return f"PlaneClient(base_url={self.base_url!r}, workspace={self.workspace!r})"
+        return f"PlaneClient(base_url={self.shown_url!r}, workspace={self.workspace!r})"
 
     def __enter__(self) -> PlaneClient:
         return self
@@ -132,17 +134,18 @@ class PlaneClient:
                                      repeatable=repeatable)
         if self._routes is not None:
             return resp
+        if method == "GET" and resp.status_code == 200 and json_body(resp) is None:
+            # A web app (or anything but Plane) serving a page for every path.
+            raise self._session.not_plane(resp, "answers Plane's work item routes with a "
+                                          "page, not JSON")
         if is_unknown_route(resp):
             old = self._session.request(method, build(OLD_ROUTES), json=json, what=what,
                                         repeatable=repeatable)
             if is_unknown_route(old):
-                raise UnexpectedResponse(
-                    f"{self.base_url} knows neither /work-items/ nor /issues/ routes (404 "
-                    "without JSON). Check that the URL is the Plane server itself (not the "
-                    "web app or a proxy path) and that it runs Plane 0.25 or later.",
-                    status=404, method=method, path=build(OLD_ROUTES))
+                raise self._session.not_plane(
+                    old, "knows neither /work-items/ nor /issues/ routes (404 without JSON)")
             self._routes = OLD_ROUTES
-            log.info("plane.legacy_routes", base_url=self.base_url)
+            log.info("plane.legacy_routes", base_url=self.shown_url)
             return old
         self._routes = NEW_ROUTES
         return resp
@@ -169,6 +172,11 @@ class PlaneClient:
         """The key's user (id, email, display_name): the cheapest check that the key works."""
         what = "check the API key"
         resp = self._session.request("GET", "/users/me/", what=what)
+        # Plane always has this route and always answers JSON: anything else is not Plane.
+        if resp.status_code == 404 or (resp.status_code < 500 and json_body(resp) is None):
+            raise self._session.not_plane(
+                resp, "knows neither /work-items/ nor /issues/ routes: it does not even know "
+                "/api/v1/users/me/, which every Plane has")
         if resp.status_code != 200:
             raise self._fail(resp, what)
         body = self._expect_json(resp, what)

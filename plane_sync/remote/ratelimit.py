@@ -9,14 +9,21 @@ routes. Three inputs decide when the next request may leave:
 2. The server's ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset``. When the server has fewer
    requests left than the local window thinks (another process or machine uses the same key,
    or the server limit is lower than configured), the remaining requests are spread evenly
-   over the time to reset instead of bursting into a 429.
-3. ``Retry-After`` on a 429 blocks every caller until it has passed.
+   over the time to reset instead of bursting into a 429. The reset is a Unix time on the
+   *server's* clock: the clock difference is measured from each answer's ``Date`` header and
+   taken off, and the time to reset is capped at the window (a server an hour ahead once made
+   this a 406 s gap). With nothing left, the next request goes after one even spacing
+   (window / limit) rather than at the reset: Plane's reset is always "now + 60 s" whatever
+   the window holds, while the 429 that the request may get says exactly when a slot frees.
+3. ``Retry-After`` on a 429 holds every caller until it has passed, and it replaces any
+   pacing guessed from the headers, shorter or longer: it is the server's own answer.
 
 The limiter never sleeps while holding its lock, so many threads can wait at once.
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import threading
 import time
@@ -29,6 +36,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 DEFAULT_LIMIT = (60, 60.0)
+SKEW_NOTE = 5.0  # a clock difference worth a log line (the Date header has 1 s resolution)
 
 
 @dataclass
@@ -64,6 +72,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._slots: deque[_Slot] = deque()
         self._not_before = 0.0  # monotonic time before which nothing may be sent
+        self.skew = 0.0  # server clock minus ours, from the Date header; 0 until measured
+        self._skew_noted = False
         self.configure(max_requests, window)
 
     def configure(self, max_requests: int, window: float) -> None:
@@ -97,20 +107,23 @@ class RateLimiter:
             permit._slot.done_at = self._clock()
 
     def observe(self, remaining: str | None, reset: str | None,
-                permit: Permit | None = None) -> None:
-        """Pace ahead from the server's X-RateLimit-Remaining / X-RateLimit-Reset headers.
+                permit: Permit | None = None, date: str | None = None) -> None:
+        """Pace ahead from the server's X-RateLimit-Remaining / X-RateLimit-Reset headers,
+        with the clock difference measured from ``date`` (its Date header).
 
         ``permit`` is the answered request's: the server counted at some moment between
         its sending and now, so local usage is counted generously over that span (every slot
         still counting when it was sent). Pacing starts only when the server has fewer
         requests left than even that allows, i.e. someone else is using the key.
         """
+        if date is not None:
+            self._measure_skew(date)
         try:
             left = int(remaining) if remaining is not None else None
             reset_at = float(reset) if reset is not None else None
         except ValueError:
             return
-        if left is None or reset_at is None:
+        if left is None or reset_at is None or reset_at != reset_at:
             return
         with self._lock:
             now = self._clock()
@@ -119,17 +132,40 @@ class RateLimiter:
             local_left = self.max_requests - used
             if left >= local_left:
                 return  # the local window is the stricter view; it alone paces
-            to_reset = max(0.0, reset_at - self._wall_clock())
-            # Spread what is left over the time to reset; with nothing left, wait it out.
-            gap = to_reset / (left + 1) if left > 0 else to_reset
+            server_now = self._wall_clock() + self.skew
+            to_reset = min(max(0.0, reset_at - server_now), self.window)
+            # Spread what is left over the time to reset; with nothing left, ask again after
+            # one spacing: a 429's Retry-After then says exactly how long (module docstring).
+            spacing = self.window / self.max_requests
+            gap = to_reset / (left + 1) if left > 0 else min(to_reset, spacing)
             self._not_before = max(self._not_before, now + gap)
         log.debug("ratelimit.pace", remaining=left, local_remaining=local_left,
                   gap=round(gap, 3))
 
-    def block_for(self, seconds: float) -> None:
-        """Obey a Retry-After: nobody sends anything for ``seconds``."""
+    def _measure_skew(self, date: str) -> None:
+        try:
+            server = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # The header drops the fraction: the server's time was somewhere in [date, date + 1).
+        skew = server + 0.5 - self._wall_clock()
+        if abs(skew) > 10 * 365 * 86400:
+            return  # not a clock, a broken header
         with self._lock:
-            self._not_before = max(self._not_before, self._clock() + max(0.0, seconds))
+            self.skew = skew
+            noted, self._skew_noted = self._skew_noted, abs(skew) > SKEW_NOTE
+        if abs(skew) > SKEW_NOTE and not noted:
+            log.warning("ratelimit.clock_skew", seconds=round(skew),
+                        note="the Plane server's clock differs from this machine's; "
+                             "rate-limit waits are corrected for it")
+        elif noted and abs(skew) <= SKEW_NOTE:
+            log.info("ratelimit.clock_skew_gone", seconds=round(skew))
+
+    def block_for(self, seconds: float) -> None:
+        """Obey a Retry-After: nobody sends anything for ``seconds``, and pacing guessed from
+        the rate-limit headers gives way to it (the server knows when a slot frees)."""
+        with self._lock:
+            self._not_before = self._clock() + max(0.0, seconds)
         log.info("ratelimit.retry_after", seconds=seconds)
 
     def usage(self) -> tuple[int, int, float]:

@@ -8,6 +8,7 @@ or an error message, and redirects are never followed (a Location could point an
 
 from __future__ import annotations
 
+import re
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -16,11 +17,13 @@ from typing import Any
 import httpx
 import structlog
 
+from plane_sync.core.display import redact_url, url_userinfo
 from plane_sync.errors import (
     AuthError,
     BadRequest,
     InvalidFileType,
     NotFound,
+    NotPlane,
     PermissionDenied,
     PlaneError,
     PlaneUnreachable,
@@ -73,6 +76,26 @@ def is_unknown_route(response: httpx.Response) -> bool:
     return response.status_code == 404 and not isinstance(json_body(response), dict)
 
 
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+NOT_PLANE_HINT = ("Is this the Plane server? Check that the URL is the Plane server itself "
+                  "(not the web app or a proxy path) and that it runs Plane 0.25 or later.")
+
+
+def describe_answer(response: httpx.Response) -> str:
+    """What answered, in a few words: status, content type, an HTML page's title and the
+    Server header ("404 text/html, page "Error response", server SimpleHTTP/0.6")."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    parts = [f"{response.status_code} {content_type or 'without a content type'}"]
+    title = _TITLE.search(response.content[:65536])
+    if title:
+        text = " ".join(title.group(1).decode("utf-8", "replace").split())[:80]
+        parts.append(f'page "{text}"')
+    server = response.headers.get("server", "").strip()[:80]
+    if server:
+        parts.append(f"server {server}")
+    return ", ".join(parts)
+
+
 def server_says(response: httpx.Response) -> str:
     """Plane's own short error text ("error" or "detail"), trimmed; "" if none."""
     body = json_body(response)
@@ -96,10 +119,12 @@ class PlaneSession:
                             "settings > Personal access tokens and put it in the "
                             "configuration.")
         self.api_root = api_root
+        self.shown_root = redact_url(api_root)  # user:password@ in the URL is never shown
         self.limiter = limiter
         self.retry = retry
         self._sleep = sleep
-        self._secret = api_key  # only for scrubbing server text; never printed
+        # Only for scrubbing server and error text; never printed.
+        self._secrets = [s for s in (api_key, url_userinfo(api_root)) if s]
         self._http = httpx.Client(
             base_url=api_root,
             headers={"X-API-Key": api_key, "Accept": "application/json",
@@ -111,13 +136,15 @@ class PlaneSession:
         )
 
     def __repr__(self) -> str:
-        return f"PlaneSession({self.api_root!r})"
+        return f"PlaneSession({self.shown_root!r})"
 
     def close(self) -> None:
         self._http.close()
 
     def scrub(self, text: str) -> str:
-        return text.replace(self._secret, "***") if self._secret else text
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def request(self, method: str, path: str, *, json: Mapping[str, Any] | None = None,
                 params: Mapping[str, str] | None = None, what: str,
@@ -151,7 +178,8 @@ class PlaneSession:
             self.limiter.release(permit)
             headers = response.headers
             self.limiter.observe(headers.get("x-ratelimit-remaining"),
-                                 headers.get("x-ratelimit-reset"), permit)
+                                 headers.get("x-ratelimit-reset"), permit,
+                                 date=headers.get("date"))
             status = response.status_code
             log.debug("plane.request", method=method, path=path, status=status,
                       attempt=attempt)
@@ -173,6 +201,15 @@ class PlaneSession:
                      wait=round(wait, 3))
             self._sleep(wait)
 
+    def not_plane(self, response: httpx.Response, found: str) -> NotPlane:
+        """The URL answers, but not like Plane: say what was asked, what answered instead,
+        and what to check. ``found`` completes "<base URL> ..."."""
+        base = self.shown_root.removesuffix("/api/v1")
+        answer = self.scrub(describe_answer(response))
+        return NotPlane(f"{base} {found} (it answered: {answer}). {NOT_PLANE_HINT}",
+                        status=response.status_code, method=response.request.method,
+                        path=response.request.url.path)
+
     def _unreachable(self, exc: httpx.HTTPError, method: str, path: str,
                      what: str) -> PlaneUnreachable:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
@@ -181,7 +218,7 @@ class PlaneSession:
         if "WRONG_VERSION_NUMBER" in detail or "record layer failure" in detail:
             hint = " The server answered in plain HTTP: use an http:// URL, or its TLS port."
         return PlaneUnreachable(
-            f"Could not {what}: the request to {self.api_root} {kind} ({detail}).{hint} "
+            f"Could not {what}: the request to {self.shown_root} {kind} ({detail}).{hint} "
             "Check that the Plane URL is right, the server is up and reachable from this "
             "machine (proxy, firewall, DNS), and that its TLS certificate is trusted.",
             method=method, path=path)
@@ -199,7 +236,7 @@ class PlaneSession:
                 "the API key in the configuration.", **kw)
         if status == 403 and said == INVALID_KEY_DETAIL:
             return AuthError(
-                f"Plane at {self.api_root} rejected the API key{quoted}. Check that the key "
+                f"Plane at {self.shown_root} rejected the API key{quoted}. Check that the key "
                 "is copied whole, has not expired or been revoked (Profile settings > "
                 "Personal access tokens), and belongs to this Plane instance.", **kw)
         if status == 403:

@@ -52,6 +52,7 @@ from plane_sync.service.control_plane import serving
 from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.live import LiveStatus
+from plane_sync.service.notes import Notes
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.reload import quiet_for, read_new_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
@@ -92,6 +93,7 @@ class Daemon:
         self._fatal_error: AuthError | None = None
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
+        self.notes = Notes(config.state_dir)  # lasting conditions shown by `status`
         self._initial_sync_done = False
         self._stop_signal = ""
         self.conditions = Conditions(log)  # lasting conditions are said once
@@ -135,6 +137,7 @@ class Daemon:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
         with StateLock(self.config.state_dir), serving(self.config, self.steering, self.live):
             self._state = open_state(self.config)
+            self.notes.clear_all()
             self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
             self.live.rate_usage = self._client.limiter.usage
@@ -176,6 +179,7 @@ class Daemon:
                 self._reload.clear()
                 self._do_reload()
             self._tick(time.monotonic())
+            self.notes.record_restarts(self.watcher.revive())  # a dead watcher thread
             if self._stop.is_set():
                 break
             self._became_idle()
@@ -222,11 +226,21 @@ class Daemon:
         log.info("watch.removed", folder=str(run.folder.path))
 
     def _do_reload(self) -> None:
-        new = read_new_config(self.config)
+        """Re-read the config (see :mod:`plane_sync.service.reload`); an exception while
+        applying it is logged and leaves the folders as far as they got."""
+        new = read_new_config(self.config, self.activity, self.notes)
         if new is None:
-            self.activity.set("config reload refused; previous configuration running")
             return
         self.notifier.reloading()
+        try:
+            self._apply_config(new)
+        except Exception:
+            log.exception("config.reload_failed",
+                          note="some folders may still run with the previous settings; "
+                               "send SIGHUP again or restart")
+        self.notifier.ready()
+
+    def _apply_config(self, new: Config) -> None:
         old = {f.key: f for f in self.config.folders}
         fresh = {f.key: f for f in new.folders}
         for key in old.keys() - fresh.keys():
@@ -241,7 +255,6 @@ class Daemon:
         log.info("config.reloaded", folders=len(new.folders),
                  added=sorted(str(fresh[k].path) for k in fresh.keys() - old.keys()),
                  removed=sorted(str(old[k].path) for k in old.keys() - fresh.keys()))
-        self.notifier.ready()
 
     # -- the work ---------------------------------------------------------------------------
 

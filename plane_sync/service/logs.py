@@ -17,6 +17,8 @@ from typing import Any, Literal, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from plane_sync.core.display import visible
+
 Format = Literal["auto", "console", "json"]
 REDACTED = "***"
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would shred ordinary words
@@ -83,6 +85,18 @@ class SecretRedactor:
         return value if cleaned == text else cleaned
 
 
+def _escape_for_terminal(logger: WrappedLogger, method: str,
+                         event_dict: EventDict) -> EventDict:
+    """Console lines: text values (file names among them) with control and bidi characters
+    escaped, so that a name cannot clear the screen or forge a log line. The console
+    renderer writes other values through repr(), which escapes them already; JSON lines
+    escape them too (json.dumps writes \\uXXXX), so they stay exact."""
+    for key, value in list(event_dict.items()):
+        if isinstance(value, str):
+            event_dict[key] = visible(value, keep_newlines=key == "exception")
+    return event_dict
+
+
 def _drop_color_message(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
     event_dict.pop("color_message", None)
     return event_dict
@@ -113,6 +127,8 @@ def configure_logging(level: str = "info", fmt: Format = "auto", *,
         structlog.processors.format_exc_info,
         redactor,
     ]
+    if fmt == "console":
+        shared.append(_escape_for_terminal)
 
     structlog.configure(
         processors=[*shared, renderer],

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from plane_sync.core.display import visible as v
 from plane_sync.core.sizes import human_size
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.targets import TargetProblem
@@ -16,32 +17,34 @@ __all__ = ["TerminalProgress", "human_size", "print_reports", "reports_json", "t
 
 def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
                   dry_run: bool, out: TextIO = sys.stdout, totals: bool = True) -> None:
+    """Human lines; every name and reason through :func:`core.display.visible` (``v``): a
+    file name must not clear the screen or forge a line of this report."""
     verb = "would upload" if dry_run else "uploaded"
     dverb = "would delete" if dry_run else "deleted"
     for r in reports:
-        print(f"{r.label}  {r.path}", file=out)
+        print(f"{v(r.label)}  {v(r.path)}", file=out)
         for path, size in r.uploaded:
-            print(f"  {verb:<12} {path} ({human_size(size)})", file=out)
+            print(f"  {verb:<12} {v(path)} ({human_size(size)})", file=out)
         for name, reason in r.deleted:
-            print(f"  {dverb:<12} {name} ({reason})", file=out)
+            print(f"  {dverb:<12} {v(name)} ({v(reason)})", file=out)
         for name, reason in r.kept:
-            print(f"  {'kept':<12} {name} ({reason})", file=out)
+            print(f"  {'kept':<12} {v(name)} ({v(reason)})", file=out)
         for path, reason in r.skipped:
-            print(f"  {'skipped':<12} {path}: {reason}", file=out)
+            print(f"  {'skipped':<12} {v(path)}: {v(reason)}", file=out)
         for path, reason in r.waiting:
-            print(f"  {'waiting':<12} {path}: {reason}", file=out)
+            print(f"  {'waiting':<12} {v(path)}: {v(reason)}", file=out)
         for path, reason in r.failed:
-            print(f"  {'FAILED':<12} {path}: {reason}", file=out)
+            print(f"  {'FAILED':<12} {v(path)}: {v(reason)}", file=out)
         if r.unavailable:
-            print(f"  UNAVAILABLE  {r.unavailable} (nothing deleted)", file=out)
+            print(f"  UNAVAILABLE  {v(r.unavailable)} (nothing deleted)", file=out)
         if r.error:
-            print(f"  ERROR        {r.error}", file=out)
+            print(f"  ERROR        {v(r.error)}", file=out)
         if r.held:
-            print(f"  HELD         {r.held}", file=out)
+            print(f"  HELD         {v(r.held)}", file=out)
         print(f"  {r.in_sync} in sync, {len(r.uploaded)} {verb}, {len(r.deleted)} {dverb}, "
               f"{len(r.skipped)} skipped, {len(r.failed)} failed", file=out)
     for p in problems:
-        print(f"{p.label}  {p.path}\n  {p.kind.upper():<12} {p.reason}", file=out)
+        print(f"{v(p.label)}  {v(p.path)}\n  {p.kind.upper():<12} {v(p.reason)}", file=out)
     if totals:
         print(totals_line(reports, problems, dry_run=dry_run), file=out)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import email.utils
 import threading
 import time
 
 import pytest
+from structlog.testing import capture_logs
 
 from plane_sync.remote.ratelimit import RateLimiter, key_fingerprint, limiter_for
 from plane_sync.remote.retry import RetryPolicy, parse_retry_after
@@ -75,13 +77,15 @@ def test_server_agreeing_with_the_local_window_does_not_slow_down() -> None:
     assert t.now == before
 
 
-def test_server_with_nothing_left_waits_until_reset() -> None:
+def test_server_with_nothing_left_asks_again_after_one_spacing() -> None:
+    # Plane's reset is "now + window" whatever the window holds: waiting it out would wait a
+    # whole window; the next request's 429 says exactly how long instead.
     limiter, t = make(60, 60.0)
     send(limiter, t)
     limiter.observe("0", str(t.wall_clock() + 42))
     before = t.now
     send(limiter, t)
-    assert t.now - before == pytest.approx(42.0)
+    assert t.now - before == pytest.approx(1.0)  # 60 s / 60 requests
 
 
 @pytest.mark.parametrize(("remaining", "reset"), [(None, "1"), ("3", None), ("x", "1"),
@@ -150,3 +154,72 @@ def test_backoff_grows_and_is_capped() -> None:
     assert parse_retry_after("53") == 53.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+# -- the server's clock and Retry-After ------------------------------------------------------
+
+HOUR = 3600.0
+
+
+def http_date(timestamp: float) -> str:
+    return email.utils.formatdate(timestamp, usegmt=True)
+
+
+@pytest.mark.parametrize(("server_ahead", "with_date", "expected_gap"), [
+    (0.0, True, 6.0),  # 60 s to reset over 9 + 1 requests
+    (HOUR, True, 6.0),  # corrected by the Date header (was 3660 / 10 = 366 s)
+    (HOUR, False, 6.0),  # no Date header: capped at the window instead
+    (-HOUR, True, 6.0),  # a server behind: corrected (uncorrected: no pacing at all)
+    (0.4, True, 6.0),  # within the Date header's resolution
+])
+def test_pacing_from_server_timestamps_is_corrected_for_skew_and_capped(
+        server_ahead: float, with_date: bool, expected_gap: float) -> None:
+    limiter, t = make(60, 60.0)
+    permit = limiter.acquire()
+    limiter.release(permit)
+    server_now = t.wall_clock() + server_ahead
+    # Someone else used most of the key's budget: 9 left where we think 59.
+    limiter.observe("9", str(int(server_now) + 60), permit,
+                    date=http_date(server_now) if with_date else None)
+    before = t.now
+    send(limiter, t)
+    assert t.now - before == pytest.approx(expected_gap, abs=0.6)  # Date has 1 s resolution
+    if with_date:
+        assert limiter.skew == pytest.approx(server_ahead, abs=1.0)
+
+
+def test_retry_after_wins_over_a_longer_guess_from_the_headers() -> None:
+    limiter, t = make(60, 60.0)
+    send(limiter, t)
+    limiter.observe("2", str(t.wall_clock() + 60), date=http_date(t.wall_clock()))  # 20 s gap
+    limiter.block_for(1.0)  # a 429 elsewhere: "Retry-After: 1"
+    before = t.now
+    send(limiter, t)
+    assert t.now - before == pytest.approx(1.0)
+
+
+def test_a_longer_retry_after_is_obeyed_too() -> None:
+    limiter, t = make(60, 60.0)
+    send(limiter, t)
+    limiter.observe("2", str(t.wall_clock() + 60))
+    limiter.block_for(45.0)
+    before = t.now
+    send(limiter, t)
+    assert t.now - before == pytest.approx(45.0)
+
+
+def test_clock_skew_is_logged_when_it_starts_and_when_it_ends() -> None:
+    limiter, t = make(60, 60.0)
+    with capture_logs() as logs:
+        for ahead in (HOUR, HOUR, HOUR, 0.0, 0.0):
+            limiter.observe(None, None, date=http_date(t.wall_clock() + ahead))
+    events = [e["event"] for e in logs]
+    assert events == ["ratelimit.clock_skew", "ratelimit.clock_skew_gone"]
+
+
+@pytest.mark.parametrize("date", ["soon", "", "Mon, 99 Foo 2020 99:99:99 GMT",
+                                  "Thu, 01 Jan 9999 00:00:00 GMT"])
+def test_a_broken_date_header_is_ignored(date: str) -> None:
+    limiter, _ = make(60, 60.0)
+    limiter.observe(None, None, date=date)
+    assert limiter.skew == 0.0
