@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show what would be uploaded or deleted; change nothing in Plane")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON document on stdout")
+    p.add_argument("--allow-deletes", nargs="?", const="*", action="append",
+                   metavar="FOLDER",
+                   help="for this run only, delete attachments of gone files even where more "
+                        "than half of a folder's files are gone (the guard against unmounted "
+                        "shares); every folder, or only FOLDER (a path or work item)")
     p = with_config("status")
     p.add_argument("--json", action="store_true",
                    help="print the status as one JSON document on stdout")

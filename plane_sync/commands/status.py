@@ -41,6 +41,7 @@ def collect(config: Config) -> dict[str, Any]:
     try:
         failures = state.failures()
         skips = state.skips()
+        waiting = state.waiting()
         folders = []
         for s in state.folder_statuses():
             folders.append({
@@ -52,6 +53,9 @@ def collect(config: Config) -> dict[str, Any]:
                            for f in failures if f.folder_key == s.folder_key],
                 "skipped": [{"path": k.rel_path, "reason": k.reason}
                             for k in skips if k.folder_key == s.folder_key],
+                "waiting": [{"path": path, "reason": reason, "next_check": next_check}
+                            for key, path, reason, next_check in waiting
+                            if key == s.folder_key],
             })
         return {"daemon": daemon_summary(state.daemon_status()), "folders": folders}
     finally:
@@ -88,6 +92,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
         for x in f["failed"]:
             print(f"  failed   {x['path']}: {x['reason']} (attempt {x['attempts']}, "
                   f"next try {_when(x['next_retry_at'])})")
+        for x in f["waiting"]:
+            print(f"  waiting  {x['path']}: {x['reason']}")
         for x in f["skipped"]:
             print(f"  skipped  {x['path']}: {x['reason']}")
     return 0

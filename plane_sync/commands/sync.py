@@ -1,17 +1,24 @@
-"""``plane-sync sync``: one pass over every folder, then exit.
+"""``plane-sync sync``: one settled pass over every folder, then exit.
 
-Exit 0 when every folder is in sync afterwards, 1 when some files failed or a folder could
-not be synced, 3 when Plane cannot be reached or rejects the key (raised to the CLI)."""
+Exit 0 only when every folder is in sync afterwards: nothing failed, waits (on a file still
+being written, someone else's pending upload, a checksum, a limit only assumed, a paused
+storage host) or is held back; 1 otherwise, each named with its reason and next try; 3 when
+Plane cannot be reached or rejects the key (raised to the CLI). ``--allow-deletes [FOLDER]``
+lifts the mass-delete guard for this run only (every folder, or the one named)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from plane_sync.config.types import Config
+from plane_sync.errors import ConfigError
 from plane_sync.service.report import TerminalProgress, print_reports, reports_json
-from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_source
 from plane_sync.sync.engine import Engine
+from plane_sync.sync.oneshot import settled_pass
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
 
@@ -20,6 +27,7 @@ EXIT_INTERRUPTED = 130
 
 def run(config: Config, args: argparse.Namespace) -> int:
     dry_run: bool = args.dry_run
+    allowed = _deletes_allowed(config, getattr(args, "allow_deletes", None))
     with StateLock(config.state_dir), open_client(config) as client:
         state = open_state(config)
         try:
@@ -28,16 +36,16 @@ def run(config: Config, args: argparse.Namespace) -> int:
             show_progress = sys.stderr.isatty() and not args.json
             terminal = TerminalProgress() if show_progress else None
             counter = UploadCounter(terminal.progress() if terminal else Progress())
-            engine = Engine(client, state, size_limit=size_limit_for(config, client),
+            engine = Engine(client, state, size_limit=size_limit_source(config, client),
                             external_source=config.plane.external_source, dry_run=dry_run,
-                            progress=counter.progress())
+                            progress=counter.progress(), allow_mass_delete=allowed)
             reports: list[PassReport] = []
             current: Target | None = None
             try:
                 for target in targets:
                     current = target
                     counter.files_in_target = 0
-                    reports.append(engine.sync_target(target))
+                    reports.append(settled_pass(engine, target))
             except KeyboardInterrupt:
                 if terminal:
                     terminal.finish()
@@ -50,9 +58,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
                     terminal.finish()
         finally:
             state.close()
-    # A hold is not "in sync": attachments of gone files stay because the folder looked
-    # unmounted, and a cron job should hear about that.
-    failed = any(not r.ok or r.held for r in reports) or any(
+    # Exit 0 is a promise: a hold (attachments of gone files stay because the folder looked
+    # unmounted), a wait or a pause is not "in sync", and a cron job should hear about it.
+    failed = any(not r.in_sync_now for r in reports) or any(
         p.kind in ("unresolved", "unavailable", "conflict") for p in problems)
     code = 1 if failed else 0
     if args.json:
@@ -93,3 +101,31 @@ def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],
                  f"{files_done} file(s) of it {verb}")
     print(f"plane-sync: interrupted{where}; what is uploaded stays uploaded, "
           "the next sync does the rest", file=sys.stderr)
+
+
+def _deletes_allowed(config: Config, chosen: list[str] | None) -> Callable[[Target], bool]:
+    """Which targets may delete past the mass-delete guard in this run: none without the
+    option, every one with ``--allow-deletes`` alone, else those under the folders named
+    (by path or work item). A name that matches no folder is a usage error."""
+    if not chosen:
+        return lambda target: False
+    if "*" in chosen:
+        return lambda target: True
+    paths: list[Path] = []
+    labels: set[str] = set()
+    for name in chosen:
+        path = Path(name).expanduser().absolute()
+        matched = [f.path for f in config.folders
+                   if path == f.path or path.is_relative_to(f.path)]
+        if matched:
+            paths.append(path)
+        elif any(name.upper() == str(getattr(f.target, "identifier", "") or "").upper()
+                 for f in config.folders):
+            labels.add(name.upper())
+        else:
+            raise ConfigError([f"--allow-deletes {name}: no configured folder is (or holds) "
+                               "that path or maps to that work item"],
+                              source=str(config.source))
+    return lambda target: (target.label.upper() in labels or any(
+        target.root == p or target.root.is_relative_to(p) or p.is_relative_to(target.root)
+        for p in paths))

@@ -133,6 +133,8 @@ class ApiHandler(BaseHandler):
             }
         reply = self._view(route, params, url.query, body)
         reply.headers.update(rate_headers)
+        if fault.action == "lose":
+            return None  # the view has acted; the answer never reaches the client
         return reply
 
     def _view(self, route: Route, params: dict[str, str], query: str, body: BodyReader) -> Reply:

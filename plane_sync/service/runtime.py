@@ -15,6 +15,7 @@ import structlog
 from plane_sync.config.types import Config
 from plane_sync.errors import PlaneSyncError
 from plane_sync.remote.client import PlaneClient
+from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import StateDB
 
 log = structlog.get_logger(__name__)
@@ -79,6 +80,13 @@ def size_limit_for(config: Config, client: PlaneClient) -> int:
     if config.plane.file_size_limit is not None:
         return config.plane.file_size_limit
     return client.file_size_limit()
+
+
+def size_limit_source(config: Config, client: PlaneClient) -> SizeLimit:
+    """The configured limit, or the server's, asked again while unknown (see SizeLimit)."""
+    if config.plane.file_size_limit is not None:
+        return SizeLimit.constant(config.plane.file_size_limit)
+    return SizeLimit(client.read_file_size_limit)
 
 
 class StateLock:

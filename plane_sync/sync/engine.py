@@ -8,9 +8,13 @@ The remote listing is the truth; the state database only saves work and remember
   is not listed is deleted (it is pending or broken); an intent without an id means the create
   may have reached Plane, so a 409 on that same external id is our own orphan: delete it and
   create again.
+- A 409 on a create that had to be sent again (its first answer was lost to a timeout, a
+  dropped connection or a 5xx) is ours too: the first try made it. Cleaned and redone at once.
 - A 409 whose attachment is not in the listing and not ours is another machine's upload in
-  flight: leave it, look again next pass, and take it over only once it has stayed pending past
-  the presign expiry (one hour).
+  flight: leave it, look again on a backoff, and take it over once it has stayed pending
+  longer than a live upload would (see :mod:`plane_sync.sync.pending`).
+- A storage host that refuses upload policies as expired refuses every file alike: the cause
+  is said once, every upload waits until the next try, and that try is one file's.
 """
 
 from __future__ import annotations
@@ -21,8 +25,19 @@ from collections.abc import Callable
 
 import structlog
 
+from plane_sync.core.identity import path_key_for
 from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadResult
-from plane_sync.core.reconcile import Delete, Hold, Policy, Skip, Upload, plan
+from plane_sync.core.reconcile import (
+    REASON_GONE,
+    SKIP_TOO_LARGE,
+    Delete,
+    Hold,
+    Policy,
+    Skip,
+    Upload,
+    Wait,
+    plan,
+)
 from plane_sync.errors import (
     AuthError,
     FileChangedDuringUpload,
@@ -39,25 +54,37 @@ from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.upload import upload_file
 from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.ownership import forget_gone, note_seen, path_key_of
+from plane_sync.sync.pending import PendingWait, check_delay, clock_time, takeover_after
 from plane_sync.sync.recovery import Recovery
+from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.sync.targets import Target
 
 log = structlog.get_logger(__name__)
 
-PENDING_TAKEOVER_SECONDS = 3600.0  # Plane's presigned POST expires after one hour
+EXPIRED_POLICIES = "expired-policies"  # the name of the pause on every upload
+METADATA_GRACE = 120.0  # seconds a person's attachment without an MD5 yet is waited for
+METADATA_RECHECK = 5.0
 
 
 class Engine:
-    def __init__(self, client: PlaneClient, state: StateDB, *, size_limit: int,
+    def __init__(self, client: PlaneClient, state: StateDB, *, size_limit: int | SizeLimit,
                  external_source: str, dry_run: bool = False,
                  clock: Callable[[], float] = time.time,
                  progress: Progress | None = None,
                  stop: threading.Event | None = None,
-                 raise_server_errors: bool = False) -> None:
+                 raise_server_errors: bool = False,
+                 allow_mass_delete: Callable[[Target], bool] | None = None) -> None:
         self.client = client
         self.state = state
-        self.size_limit = size_limit
+        self.limits = (size_limit if isinstance(size_limit, SizeLimit)
+                       else SizeLimit.constant(size_limit))
+        self.size_limit = self.limits.value
+        # The explicit override of the mass-delete guard (sync --allow-deletes).
+        self.allow_mass_delete = allow_mass_delete or (lambda target: False)
+        # A person's attachment without an MD5 yet -> when this process first saw it so.
+        self._unfilled_since: dict[str, float] = {}
         self.external_source = external_source
         self.dry_run = dry_run
         self.clock = clock
@@ -81,6 +108,7 @@ class Engine:
         daemon's Settler) keeps files that are still being written out of it."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
+        self.size_limit = self.limits.current()
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
                            settle_ns=int(settle * 1e9), settled=settled,
@@ -111,9 +139,15 @@ class Engine:
             self.recovery.recover(target, remote)
             if _deletions_safe(scan):
                 self.recovery.sweep_orphans(target, scan, set(unsettled))
+        safe = _deletions_safe(scan)
+        ownership = note_seen(self.state, target.key, target.work_item.id, scan.files,
+                              unsettled, now=self.clock(), record=safe and not self.dry_run)
         policy = Policy(external_source=self.external_source, on_change=folder.on_change,
                         on_delete=folder.on_delete, size_limit=self.size_limit,
-                        folder_available=_deletions_safe(scan))
+                        folder_available=safe,
+                        allow_mass_delete=self.allow_mass_delete(target),
+                        seen=ownership.seen, recent_deletions=ownership.recent_deletions,
+                        stop_waiting_for=self._given_up_waiting(remote))
         actions = plan(scan.files, remote, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
         uploads = [a for a in actions if isinstance(a, Upload)]
@@ -129,9 +163,15 @@ class Engine:
             elif isinstance(action, Delete):
                 self._delete(target, action.attachment, action.reason, report)
             elif isinstance(action, Skip):
-                self._skip(target, action.rel_path, action.reason, report)
+                if action.kind == SKIP_TOO_LARGE:
+                    self._too_large(target, action, report)
+                else:
+                    self._skip(target, action.rel_path, action.reason, report)
+            elif isinstance(action, Wait):
+                report.wait(action.rel_path, action.reason, self.clock() + METADATA_RECHECK)
             elif isinstance(action, Hold):
-                report.held = action.reason
+                report.held = _with_remedy(action.reason, target, bool(action.suppressed)
+                                           and safe)
                 log.warning("folder.hold", folder=str(target.root), work_item=target.label,
                             reason=action.reason, suppressed=action.suppressed)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
@@ -144,8 +184,35 @@ class Engine:
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
             if finished:
                 self._forget_failures(target, report)
+            if safe:
+                present = {path_key_for(p) for p in seen | set(unsettled)}
+                forget_gone(self.state, target.key, target.work_item.id, ownership, present,
+                            remote, self.external_source)
         self._record_status(target, report)
         return report
+
+    def _too_large(self, target: Target, action: Skip, report: PassReport) -> None:
+        """Over the limit: skipped when the server said the limit, waiting when it was only
+        assumed (the server could not be asked); either way the server is asked again soon."""
+        self.limits.found_too_large()
+        if self.limits.known:
+            self._skip(target, action.rel_path, action.reason, report)
+            return
+        report.wait(action.rel_path, f"{action.reason} assumed: Plane's limit could not be "
+                    "read (GET /api/instances/ failed); asked again at "
+                    f"{clock_time(self.limits.next_refresh)}", self.limits.next_refresh)
+
+    def _given_up_waiting(self, remote: list[RemoteAttachment]) -> frozenset[str]:
+        """People's attachments whose MD5 has stayed unknown too long to go on waiting (Plane's
+        metadata task may not run at all): compared as before, they no longer hold a file."""
+        now = self.clock()
+        unfilled = {a.id for a in remote if a.metadata_pending}
+        for gone in set(self._unfilled_since) - unfilled:
+            del self._unfilled_since[gone]
+        for attachment_id in unfilled:
+            self._unfilled_since.setdefault(attachment_id, now)
+        return frozenset(i for i, since in self._unfilled_since.items()
+                         if now - since >= METADATA_GRACE)
 
     def _forget_failures(self, target: Target, report: PassReport) -> None:
         """Drop failures of files that are gone, in sync or skipped now, so that status
@@ -184,6 +251,8 @@ class Engine:
             reason = failure.reason if failure else "waiting to retry"
             report.failed.append((file.rel_path, reason))
             return
+        if self._held_back(file.rel_path, file.size, now, report, target):
+            return
         try:
             result = self._upload_once(target, action, retry_orphan=True)
         except (AuthError, PlaneUnreachable):
@@ -197,6 +266,22 @@ class Engine:
             else:
                 self._skip(target, file.rel_path, exc.message, report)
             return
+        except StorageRejected as exc:
+            if not exc.expired_policy:
+                self._upload_failed(target, file.rel_path, exc, now, report)
+                return
+            # Every other file would be refused the same way: say why once, and let every
+            # upload wait for the next try (one file's: create + delete, 2 requests).
+            pause = self.state.pause(EXPIRED_POLICIES, exc.cause or exc.message, now)
+            log.error("upload.policies_expired", folder=str(target.root),
+                      path=file.rel_path, error=exc.message,
+                      next_try=clock_time(pause.next_try))
+            report.paused = (f"uploads paused until {clock_time(pause.next_try)}: the "
+                             f"storage host refuses Plane's upload policies as expired. "
+                             f"{exc.cause}")
+            report.wait(file.rel_path, f"upload refused (expired policy); next try "
+                        f"{clock_time(pause.next_try)}", pause.next_try)
+            return
         except (UploadError, PlaneError) as exc:
             cause = exc if isinstance(exc, PlaneError) else exc.__cause__
             if self.raise_server_errors and isinstance(cause, ServerError | RateLimited):
@@ -209,9 +294,10 @@ class Engine:
                       work_item=target.label, error=str(exc), attempts=failure.attempts)
             report.failed.append((file.rel_path, str(exc)))
             return
-        if result is None:
-            report.waiting.append((file.rel_path, "another machine is uploading it"))
+        if isinstance(result, PendingWait):
+            report.wait(file.rel_path, result.reason, result.next_check)
             return
+        self.state.lift_pause(EXPIRED_POLICIES)
         self.state.clear_failure(target.key, file.rel_path)
         # Only this file's: the others' first sightings time their takeover.
         for pending in self.state.pending(target.key):
@@ -225,10 +311,37 @@ class Engine:
         for old in action.replaces:
             self._delete(target, old, "replaced by a newer version", report)
 
+    def _upload_failed(self, target: Target, rel_path: str, exc: Exception, now: float,
+                       report: PassReport) -> None:
+        failure = self.state.record_failure(target.key, rel_path, str(exc), now=now)
+        log.error("upload.failed", folder=str(target.root), path=rel_path,
+                  work_item=target.label, error=str(exc), attempts=failure.attempts)
+        report.failed.append((rel_path, str(exc)))
+
+    def _held_back(self, rel_path: str, size: int, now: float, report: PassReport,
+                   target: Target) -> bool:
+        """Whether this upload waits without a request: every upload is paused (expired
+        policies), or the file waits on someone else's pending upload until its next check."""
+        for pause in self.state.pauses():
+            if pause.next_try > now:
+                report.paused = (f"uploads paused until {clock_time(pause.next_try)}: the "
+                                 "storage host refuses Plane's upload policies as expired. "
+                                 f"{pause.reason}")
+                report.wait(rel_path, f"not tried: uploads are paused until "
+                            f"{clock_time(pause.next_try)}", pause.next_try)
+                return True
+        pending = self.state.pending_for(target.key, rel_path)
+        if pending is not None and pending.next_check is not None and pending.next_check > now:
+            wait = PendingWait(pending.attachment_id, pending.next_check,
+                               pending.first_seen + takeover_after(size))
+            report.wait(rel_path, wait.reason, wait.next_check)
+            return True
+        return False
+
     def _upload_once(self, target: Target, action: Upload, *,
-                     retry_orphan: bool) -> UploadResult | None:
-        """Upload; None when another machine's pending upload of the same content is in
-        the way and has not yet expired."""
+                     retry_orphan: bool) -> UploadResult | PendingWait:
+        """Upload; a PendingWait when another machine's pending upload of the same content
+        is in the way and is left to it for now."""
         file = action.file
         work_item = target.work_item
         key = (work_item.id, action.external_id)
@@ -278,22 +391,26 @@ class Engine:
         return result
 
     def _conflict(self, target: Target, action: Upload, conflict: CreateConflict, *,
-                  retry_orphan: bool) -> UploadResult | None:
+                  retry_orphan: bool) -> UploadResult | PendingWait:
         """Plane already has an attachment with this external id that the listing did not
-        show, so it is pending: ours from a crash, or another machine's in flight."""
+        show, so it is pending: ours (a crash, or our create whose answer was lost and that
+        was sent again), or another machine's in flight."""
         work_item = target.work_item
         key = (work_item.id, action.external_id)
         now = self.clock()
         first_seen = now
+        checks = 0
         for pending in self.state.pending(target.key):
             if pending.attachment_id == conflict.existing_id:
-                first_seen = pending.first_seen
-        ours = key in self.recovery.orphans
-        expired = now - first_seen >= PENDING_TAKEOVER_SECONDS
-        if retry_orphan and (ours or expired):
+                first_seen, checks = pending.first_seen, pending.checks
+        ours = key in self.recovery.orphans or conflict.after_resend
+        takeover_at = first_seen + takeover_after(action.file.size)
+        if retry_orphan and (ours or now >= takeover_at):
+            why = ("our own create, sent again after its answer was lost"
+                   if conflict.after_resend else "left by our own crash" if ours
+                   else "pending for longer than a live upload takes")
             log.info("upload.takeover", path=action.file.rel_path, work_item=target.label,
-                     attachment_id=conflict.existing_id,
-                     why="left by our own crash" if ours else "pending for over an hour")
+                     attachment_id=conflict.existing_id, why=why)
             self.client.delete_attachment(work_item, conflict.existing_id)
             self.recovery.orphans.discard(key)
             self.state.clear_pending(target.key, conflict.existing_id)
@@ -301,9 +418,12 @@ class Engine:
         self.state.intent_remove(work_item.id, action.external_id)
         self.state.note_pending(target.key, action.file.rel_path, conflict.existing_id,
                                 first_seen)
+        next_check = min(now + check_delay(checks), takeover_at)
+        self.state.schedule_pending_check(target.key, conflict.existing_id, next_check)
         log.info("upload.waiting", path=action.file.rel_path, work_item=target.label,
-                 attachment_id=conflict.existing_id)
-        return None
+                 attachment_id=conflict.existing_id, next_check=clock_time(next_check),
+                 takeover_at=clock_time(takeover_at))
+        return PendingWait(conflict.existing_id, next_check, takeover_at)
 
     def _delete(self, target: Target, attachment: RemoteAttachment, reason: str,
                 report: PassReport) -> None:
@@ -319,6 +439,9 @@ class Engine:
                 return
             log.info("attachment.deleted", folder=str(target.root), name=attachment.name,
                      work_item=target.label, reason=reason)
+            path_key = path_key_of(attachment)
+            if reason == REASON_GONE and path_key is not None:
+                self.state.record_deletion(target.key, path_key, self.clock())
         report.deleted.append((attachment.name, reason))
 
     def _skip(self, target: Target, rel_path: str, reason: str, report: PassReport) -> None:
@@ -349,8 +472,14 @@ class Engine:
             state, reason = "held", report.held
         elif report.failed:
             state, reason = "error", f"{len(report.failed)} file(s) failed"
+        elif report.paused:
+            state, reason = "waiting", report.paused
+        elif report.waiting:
+            state, reason = "waiting", f"{len(report.waiting)} file(s) waiting"
         else:
             state, reason = "ok", None
+        self.state.set_waiting(target.key, [(p, r, report.next_check.get(p))
+                                            for p, r in report.waiting])
         self.state.set_folder_status(FolderStatus(
             folder_key=target.key, path=str(target.root), work_item_label=target.label,
             last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
@@ -358,14 +487,21 @@ class Engine:
             skipped=len(report.skipped), state=state, reason=reason))
 
 
+def _with_remedy(reason: str, target: Target, mass: bool) -> str:
+    """A held deletion names its way out: an explicit run that allows it."""
+    if not mass:
+        return reason
+    return (f"{reason}. If the files were removed on purpose, run: plane-sync sync "
+            f"--allow-deletes {target.root} (stop the daemon first if it runs)")
+
+
 def _storage_trouble(exc: UploadError) -> bool:
     """Whether the storage host, not this file, made the upload fail: it kept answering
-    5xx, could not be reached, or Plane handed out an already expired policy (its clock).
+    5xx or could not be reached (expired policies are a pause of their own, see _upload).
     Any other file would fail the same way, so the daemon backs off as a whole instead of
     parking the file on the per-file schedule (a minute, doubling up to hours)."""
     if isinstance(exc, StorageRejected):
-        return exc.status >= 500 or (exc.status == 403
-                                     and "policy expired" in exc.message.lower())
+        return exc.status >= 500
     # A plain storage-step UploadError: the storage host could not be reached.
     return type(exc) is UploadError and exc.step == "storage"
 

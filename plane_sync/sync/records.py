@@ -8,7 +8,7 @@ from typing import Literal
 FIRST_RETRY_DELAY = 60.0  # seconds
 MAX_RETRY_DELAY = 6 * 3600.0
 
-FolderState = Literal["ok", "unavailable", "held", "error"]
+FolderState = Literal["ok", "waiting", "unavailable", "held", "error"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,27 @@ class Skip:
 
 @dataclass(frozen=True)
 class PendingConflict:
-    """Another machine's attachment for this file, seen still pending since first_seen."""
+    """Another machine's attachment for this file, seen still pending since first_seen;
+    looked at again at ``next_check`` (wall clock), after ``checks`` looks so far."""
 
     folder_key: str
     rel_path: str
     attachment_id: str
     first_seen: float
+    next_check: float | None = None
+    checks: int = 0
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A condition that holds back every upload until ``next_try`` (wall clock), such as a
+    storage host that refuses Plane's upload policies as expired."""
+
+    name: str
+    reason: str
+    attempts: int
+    next_try: float
+    since: float
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,16 @@ from plane_sync.sync.records import (
     FolderStatus,
     Intent,
     JournalEntry,
+    Pause,
     PendingConflict,
     Skip,
     retry_delay,
 )
+from plane_sync.sync.state_tables import OwnershipTables
 
 __all__ = [
     "MAX_RETRY_DELAY", "SCHEMA_VERSION", "DaemonStatus", "Failure", "FolderHashCache",
-    "FolderState", "FolderStatus", "Intent", "JournalEntry", "PendingConflict", "Skip",
+    "FolderState", "FolderStatus", "Intent", "JournalEntry", "Pause", "PendingConflict", "Skip",
     "StateDB", "retry_delay",
 ]
 
@@ -81,11 +83,30 @@ _MIGRATIONS: tuple[str, ...] = (
         rel_path TEXT NOT NULL, created_at REAL NOT NULL,
         PRIMARY KEY (work_item_id, external_id));
     """,
+    # 3: what each folder has seen (only those paths may be deleted), deletions of gone files
+    # (the mass-delete guard counts a window, not one pass), when a pending attachment of
+    # someone else is looked at next, and conditions that hold back every upload for a while.
+    """
+    CREATE TABLE seen (
+        folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, path_key TEXT NOT NULL,
+        rel_path TEXT NOT NULL, PRIMARY KEY (folder_key, work_item_id, path_key));
+    CREATE TABLE deletions (
+        folder_key TEXT NOT NULL, path_key TEXT NOT NULL, deleted_at REAL NOT NULL);
+    CREATE INDEX deletions_by_folder ON deletions (folder_key, deleted_at);
+    ALTER TABLE pending ADD COLUMN next_check REAL;
+    ALTER TABLE pending ADD COLUMN checks INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE holds (
+        name TEXT PRIMARY KEY, reason TEXT NOT NULL, attempts INTEGER NOT NULL,
+        next_try REAL NOT NULL, since REAL NOT NULL);
+    CREATE TABLE waiting (
+        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
+        next_check REAL, PRIMARY KEY (folder_key, rel_path));
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-class StateDB:
+class StateDB(OwnershipTables):
     """All local state of plane-sync in one SQLite file. Raises StateError."""
 
     def __init__(self, path: Path) -> None:
@@ -330,7 +351,8 @@ class StateDB:
                      first_seen: float) -> PendingConflict:
         """Remember a pending attachment; keeps the first sighting if already noted."""
         with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)",
+            conn.execute("INSERT OR IGNORE INTO pending (folder_key, rel_path, attachment_id, "
+                         "first_seen) VALUES (?, ?, ?, ?)",
                          (folder_key, rel_path, attachment_id, first_seen))
             row = conn.execute("SELECT * FROM pending WHERE folder_key = ? AND "
                                "attachment_id = ?", (folder_key, attachment_id)).fetchone()
@@ -368,7 +390,8 @@ class StateDB:
         """Drop what is kept for a folder that left the configuration. The journal and
         intents stay: they still point at attachments that need cleaning up."""
         with self._transaction() as conn:
-            for table in ("hashes", "failures", "skips", "pending", "folder_status"):
+            for table in ("hashes", "failures", "skips", "pending", "folder_status", "seen",
+                          "deletions", "waiting"):
                 conn.execute(f"DELETE FROM {table} WHERE folder_key = ?",  # noqa: S608
                              (folder_key,))
 
