@@ -26,6 +26,7 @@ CONFIG_COMMANDS = {
     "check": "plane_sync.commands.check",
     "status": "plane_sync.commands.status",
     "run": "plane_sync.commands.run",
+    "verify": "plane_sync.commands.verify",
 }
 
 
@@ -75,6 +76,17 @@ _CONFIG_COMMAND_HELP = {
                """exit status:
   0  the status was shown (failed files are listed, not signalled in the status)
   2  configuration error"""),
+    "verify": ("check that each work item holds exactly its folder (changes nothing)",
+               "Compare each folder with its work item, independently of what the last sync "
+               "recorded: every file is read and hashed again and the attachment list fetched "
+               "afresh. Reports every difference: missing, stale (another version attached), "
+               "extra (ours, the file gone or replaced), duplicate, pending. --deep also "
+               "downloads every attachment and compares its bytes. Runs beside the daemon.",
+               """exit status:
+  0  every folder checked is exactly its work item
+  1  something differs, or a folder could not be checked
+  2  configuration or usage error
+  3  Plane unreachable, or the API key rejected"""),
     "run": ("run as a daemon: watch the folders and upload changes",
             "Run in the foreground: sync every folder, then watch for changes and upload "
             "them once they have settled; a full rescan runs every rescan_interval. "
@@ -114,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_config("status")
     p.add_argument("--json", action="store_true",
                    help="print the status as one JSON document on stdout")
+    p = with_config("verify")
+    p.add_argument("folder", nargs="?", metavar="FOLDER",
+                   help="only this folder (a configured path, or its work item)")
+    p.add_argument("--deep", action="store_true",
+                   help="also download every attachment and compare its bytes")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON document on stdout")
     with_config("run")
     p = sub.add_parser(
         "demo", help="try plane-sync on a built-in Plane emulator (no account needed)",

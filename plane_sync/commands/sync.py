@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
+from plane_sync.commands.selection import folder_selection
 from plane_sync.config.types import Config
-from plane_sync.errors import ConfigError
 from plane_sync.service.report import TerminalProgress, print_reports, reports_json
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_source
 from plane_sync.sync.engine import Engine
@@ -27,7 +25,8 @@ EXIT_INTERRUPTED = 130
 
 def run(config: Config, args: argparse.Namespace) -> int:
     dry_run: bool = args.dry_run
-    allowed = _deletes_allowed(config, getattr(args, "allow_deletes", None))
+    allowed = folder_selection(config, getattr(args, "allow_deletes", None) or [],
+                               option="--allow-deletes", empty_means_all=False)
     with StateLock(config.state_dir), open_client(config) as client:
         state = open_state(config)
         try:
@@ -102,30 +101,3 @@ def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],
     print(f"plane-sync: interrupted{where}; what is uploaded stays uploaded, "
           "the next sync does the rest", file=sys.stderr)
 
-
-def _deletes_allowed(config: Config, chosen: list[str] | None) -> Callable[[Target], bool]:
-    """Which targets may delete past the mass-delete guard in this run: none without the
-    option, every one with ``--allow-deletes`` alone, else those under the folders named
-    (by path or work item). A name that matches no folder is a usage error."""
-    if not chosen:
-        return lambda target: False
-    if "*" in chosen:
-        return lambda target: True
-    paths: list[Path] = []
-    labels: set[str] = set()
-    for name in chosen:
-        path = Path(name).expanduser().absolute()
-        matched = [f.path for f in config.folders
-                   if path == f.path or path.is_relative_to(f.path)]
-        if matched:
-            paths.append(path)
-        elif any(name.upper() == str(getattr(f.target, "identifier", "") or "").upper()
-                 for f in config.folders):
-            labels.add(name.upper())
-        else:
-            raise ConfigError([f"--allow-deletes {name}: no configured folder is (or holds) "
-                               "that path or maps to that work item"],
-                              source=str(config.source))
-    return lambda target: (target.label.upper() in labels or any(
-        target.root == p or target.root.is_relative_to(p) or p.is_relative_to(target.root)
-        for p in paths))

@@ -52,10 +52,11 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.heartbeat import Heartbeat
-from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_source
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
 from plane_sync.service.signals import install_handlers
+from plane_sync.service.state_guard import StateDirGuard
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.state import StateDB
@@ -90,6 +91,8 @@ class Daemon:
         self.heartbeat = Heartbeat(self.notifier, self._stop)
         self._initial_sync_done = False
         self._stop_signal = ""
+        self._verify_due: set[str] = set()
+        self.guard: StateDirGuard
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -118,10 +121,12 @@ class Daemon:
 
     def run(self) -> int:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
-        with StateLock(self.config.state_dir):
+        with StateLock(self.config.state_dir) as lock:
             self._state = open_state(self.config)
             self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
+            self.guard = StateDirGuard(lock, self._state, stop=self._stop)
+            self.guard.start()
             try:
                 code = self._run()
             finally:
@@ -131,6 +136,7 @@ class Daemon:
                 self.activity.set("stopped")
                 self._stop.set()  # ends the heartbeat
                 self.heartbeat.join()
+                self.guard.join()
                 self.notifier.stopping()
                 self.watcher.stop()
                 self._client.close()
@@ -253,8 +259,8 @@ class Daemon:
         for run in self._folders.values():
             if run.next_rescan <= now and run.available:
                 self._rescan(run, now)
-        if self.schedule.backing_off(now):
-            return
+        if self.schedule.backing_off(now) or not self.guard.check():
+            return  # Plane trouble, or another process holds the recreated state directory
         for key in self.schedule.due(now):
             if self._stop.is_set() or self._reload.is_set():
                 return
@@ -277,6 +283,7 @@ class Daemon:
             run.mapping_failed(now, self.schedule.backoff)
             return
         run.rescanned(now, self.schedule)
+        self._verify_due.update(run.targets)  # a rescan pass also verifies (cheap form)
 
     def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
@@ -309,7 +316,7 @@ class Daemon:
             assert self._client is not None and self._state is not None
             touch = self.heartbeat.touch
             self._engine = Engine(self._client, self._state,
-                                  size_limit=size_limit_for(self.config, self._client),
+                                  size_limit=size_limit_source(self.config, self._client),
                                   external_source=self.config.plane.external_source,
                                   progress=Progress(on_file_done=lambda n: touch(),
                                                     on_bytes=lambda n: touch()),
@@ -331,8 +338,9 @@ class Daemon:
                             note=f"still changing after {settler.max_wait:.0f}s: taken as is")
             return verdict != "changing"
 
+        verify = target.key in self._verify_due
         try:
-            report = self._engine_for().sync_target(target, settled=settled)
+            report = self._engine_for().sync_target(target, settled=settled, verify=verify)
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -346,6 +354,7 @@ class Daemon:
             self.schedule.mark(target.key, time.monotonic())
             return False
         self.schedule.recovered()
+        self._verify_due.discard(target.key)
         later = time.monotonic()
         # One line per pass (debug): lets a soak test hold passes against list requests.
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
@@ -355,8 +364,14 @@ class Daemon:
         waiting = {path for path, _ in report.waiting}
         settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
-            # Look again once the files had time to settle.
-            self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+            if waiting - set(report.next_check):
+                # Look again once the files had time to settle.
+                self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+            if report.next_check:
+                # Waits with a time of their own (someone else's pending upload, a paused
+                # storage host): not every pass, but when they are due.
+                due = min(report.next_check.values()) - time.time()
+                self.schedule.mark(target.key, later + max(due, 1.0))
         if report.failed:
             self._schedule_retry(target, later)
         if self.on_pass is not None:

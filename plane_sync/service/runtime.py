@@ -120,6 +120,25 @@ class StateLock:
             os.close(self._fd)
             self._fd = None
 
+    def still_ours(self) -> bool:
+        """Whether the lock file at the path is still the one we hold: deleting the state
+        directory (or the lock file) under us would let another process take a new one."""
+        if self._fd is None:
+            return False
+        try:
+            here = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._fd)
+        return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
+
+    def reacquire(self) -> None:
+        """Take the lock again at its path (recreating the directory); StateDirBusy when
+        another process got there first."""
+        self.release()
+        ensure_state_dir(self.path.parent)
+        self.acquire()
+
     def __enter__(self) -> StateLock:
         self.acquire()
         return self

@@ -60,6 +60,7 @@ from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.sync.targets import Target
+from plane_sync.sync.verify import Rules, compare
 
 log = structlog.get_logger(__name__)
 
@@ -103,9 +104,11 @@ class Engine:
     # -- one pass -------------------------------------------------------------------------
 
     def sync_target(self, target: Target, *, settle: float = 0.0,
-                    settled: SettledCheck | None = None) -> PassReport:
+                    settled: SettledCheck | None = None, verify: bool = False) -> PassReport:
         """One pass. ``settle`` (seconds of mtime age) or ``settled`` (a predicate, the
-        daemon's Settler) keeps files that are still being written out of it."""
+        daemon's Settler) keeps files that are still being written out of it. ``verify``:
+        when the pass finds nothing to do, check that with :mod:`plane_sync.sync.verify`
+        against the same scan and listing (no extra request)."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
         self.size_limit = self.limits.current()
@@ -174,6 +177,8 @@ class Engine:
                                            and safe)
                 log.warning("folder.hold", folder=str(target.root), work_item=target.label,
                             reason=action.reason, suppressed=action.suppressed)
+        if verify and finished and safe and not actions and not self.dry_run:
+            self._verify(target, scan, remote, unsettled, ownership.seen, report)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
@@ -190,6 +195,23 @@ class Engine:
                             remote, self.external_source)
         self._record_status(target, report)
         return report
+
+    def _verify(self, target: Target, scan: ScanResult, remote: list[RemoteAttachment],
+                unsettled: list[str], seen: frozenset[str], report: PassReport) -> None:
+        """The planner found nothing to do: does the independent check agree? A difference
+        is logged, shown in status, and its files are hashed afresh next pass."""
+        folder = target.folder
+        rules = Rules(external_source=self.external_source, size_limit=self.size_limit,
+                      on_change=folder.on_change, on_delete=folder.on_delete, seen=seen,
+                      limit_known=self.limits.known)
+        differences, _ = compare(scan.files, remote, rules, unsettled=unsettled)
+        for d in differences:
+            log.warning("verify.difference", folder=str(target.root), work_item=target.label,
+                        path=d.path, kind=d.kind, detail=d.detail)
+            report.differences.append((d.path, f"{d.kind}: {d.detail}"))
+        if differences:
+            present = {f.rel_path for f in scan.files} - {d.path for d in differences}
+            self._hash_cache(target.key).retain(present)
 
     def _too_large(self, target: Target, action: Skip, report: PassReport) -> None:
         """Over the limit: skipped when the server said the limit, waiting when it was only
@@ -472,6 +494,10 @@ class Engine:
             state, reason = "held", report.held
         elif report.failed:
             state, reason = "error", f"{len(report.failed)} file(s) failed"
+        elif report.differences:
+            state, reason = "error", (f"verify found {len(report.differences)} difference(s): "
+                                      + "; ".join(f"{p} ({w})" for p, w in
+                                                  report.differences[:3]))
         elif report.paused:
             state, reason = "waiting", report.paused
         elif report.waiting:

@@ -21,6 +21,7 @@ class PassReport:
     held: str | None = None
     paused: str | None = None  # every upload is held back for a while, and why
     next_check: dict[str, float] = field(default_factory=dict)  # waiting path -> wall time
+    differences: list[tuple[str, str]] = field(default_factory=list)  # verify: (path, what)
     unavailable: str | None = None
     error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
@@ -34,7 +35,8 @@ class PassReport:
     def in_sync_now(self) -> bool:
         """Whether the work item holds exactly the folder's files after this pass: nothing
         failed, waits, is held or paused, and the folder could be compared at all."""
-        return self.ok and not self.waiting and not self.held and self.paused is None
+        return (self.ok and not self.waiting and not self.held and self.paused is None
+                and not self.differences)
 
     def wait(self, rel_path: str, reason: str, next_check: float | None = None) -> None:
         """Leave ``rel_path`` waiting; ``next_check`` (wall clock): when to look again."""

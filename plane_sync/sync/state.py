@@ -13,6 +13,7 @@ writes.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -131,8 +132,39 @@ class StateDB(OwnershipTables):
         except BaseException:
             self._conn.close()
             raise
+        self._identity = self._open_identity()
 
     # --- plumbing ---------------------------------------------------------------
+
+    def _open_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def still_linked(self) -> bool:
+        """Whether the file at our path is still the database we have open (it is not when
+        the state directory was deleted or replaced under us)."""
+        return self._identity is not None and self._open_identity() == self._identity
+
+    def relink(self) -> None:
+        """Copy what we have open into a database at our path again (after the file was
+        deleted under us) and go on with that one: nothing recorded is lost."""
+        with self._lock, self._translate_errors():
+            fresh = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                    isolation_level=None, check_same_thread=False)
+            try:
+                self._conn.backup(fresh)
+                fresh.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                fresh.execute("PRAGMA journal_mode = WAL")
+                fresh.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                fresh.close()
+                raise
+            self._conn.close()
+            self._conn = fresh
+            self._identity = self._open_identity()
 
     def close(self) -> None:
         with self._lock:
