@@ -37,7 +37,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
             counter = UploadCounter(terminal.progress() if terminal else Progress())
             engine = Engine(client, state, size_limit=size_limit_source(config, client),
                             external_source=config.plane.external_source, dry_run=dry_run,
-                            progress=counter.progress(), allow_mass_delete=allowed)
+                            progress=counter.progress(), allow_mass_delete=allowed,
+                            probe=True)
             reports: list[PassReport] = []
             current: Target | None = None
             try:

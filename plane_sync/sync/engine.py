@@ -76,7 +76,8 @@ class Engine:
                  progress: Progress | None = None,
                  stop: threading.Event | None = None,
                  raise_server_errors: bool = False,
-                 allow_mass_delete: Callable[[Target], bool] | None = None) -> None:
+                 allow_mass_delete: Callable[[Target], bool] | None = None,
+                 probe: bool = False) -> None:
         self.client = client
         self.state = state
         self.limits = (size_limit if isinstance(size_limit, SizeLimit)
@@ -86,6 +87,13 @@ class Engine:
         self.allow_mass_delete = allow_mass_delete or (lambda target: False)
         # A person's attachment without an MD5 yet -> when this process first saw it so.
         self._unfilled_since: dict[str, float] = {}
+        # probe (sync): files waiting for a retry time (their own, or a pause on every
+        # upload) are tried anyway once an upload of this run succeeded, and one of them is
+        # tried as a probe if none has: one file's cost when the trouble lasts, and a run
+        # after it ended catches up at once. The daemon keeps to the times.
+        self.probe = probe
+        self._run_succeeded = False
+        self._probe_spent = False
         self.external_source = external_source
         self.dry_run = dry_run
         self.clock = clock
@@ -267,10 +275,13 @@ class Engine:
             for old in action.replaces:  # what a real run would delete after the upload
                 report.deleted.append((old.name, "replaced by a newer version"))
             return
-        if not self.state.should_retry(target.key, file.rel_path, now):
+        if not self.state.should_retry(target.key, file.rel_path, now) \
+                and not self._may_probe():
             failure = next((f for f in self.state.failures(target.key)
                             if f.rel_path == file.rel_path), None)
             reason = failure.reason if failure else "waiting to retry"
+            if failure is not None and failure.next_retry_at is not None:
+                reason += f" (next try {clock_time(failure.next_retry_at)})"
             report.failed.append((file.rel_path, reason))
             return
         if self._held_back(file.rel_path, file.size, now, report, target):
@@ -319,6 +330,7 @@ class Engine:
         if isinstance(result, PendingWait):
             report.wait(file.rel_path, result.reason, result.next_check)
             return
+        self._run_succeeded = True
         self.state.lift_pause(EXPIRED_POLICIES)
         self.state.clear_failure(target.key, file.rel_path)
         # Only this file's: the others' first sightings time their takeover.
@@ -345,7 +357,7 @@ class Engine:
         """Whether this upload waits without a request: every upload is paused (expired
         policies), or the file waits on someone else's pending upload until its next check."""
         for pause in self.state.pauses():
-            if pause.next_try > now:
+            if pause.next_try > now and not self._may_probe():
                 report.paused = (f"uploads paused until {clock_time(pause.next_try)}: the "
                                  "storage host refuses Plane's upload policies as expired. "
                                  f"{pause.reason}")
@@ -359,6 +371,17 @@ class Engine:
             report.wait(rel_path, wait.reason, wait.next_check)
             return True
         return False
+
+    def _may_probe(self) -> bool:
+        """Whether an upload waiting for a retry time may be tried now (see ``probe``)."""
+        if not self.probe:
+            return False
+        if self._run_succeeded:
+            return True
+        if self._probe_spent:
+            return False
+        self._probe_spent = True
+        return True
 
     def _upload_once(self, target: Target, action: Upload, *,
                      retry_orphan: bool) -> UploadResult | PendingWait:

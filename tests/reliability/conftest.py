@@ -19,7 +19,9 @@ from plane_sync.sync.engine import Engine
 from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target, WorkItemResolver, resolve_targets
-from tests.e2e_sync.conftest import World, world, world_factory  # noqa: F401 (fixtures)
+from tests.e2e_sync.conftest import World
+from tests.e2e_sync.conftest import world as world
+from tests.e2e_sync.conftest import world_factory as world_factory
 
 
 class Clock:
@@ -50,15 +52,15 @@ class Local:
                       external_source="plane-sync", clock=self.clock)
 
 
-def open_local(world: World, tmp: Path, *, state_name: str = "local-state") -> Local:
-    config = load_config(world.write_config(path=tmp / f"{state_name}.yaml",
-                                            state_dir=tmp / state_name),
-                         env={"PLANE_API_KEY": world.api_key})
-    client = PlaneClient(world.emu.url, world.emu.api_key, world.emu.workspace,
+def open_local(site: World, tmp: Path, *, state_name: str = "local-state") -> Local:
+    config = load_config(site.write_config(path=tmp / f"{state_name}.yaml",
+                                           state_dir=tmp / state_name),
+                         env={"PLANE_API_KEY": site.api_key})
+    client = PlaneClient(site.emu.url, site.emu.api_key, site.emu.workspace,
                          rate_limit=(100_000, 1.0), sleep=lambda s: None)
     targets, _ = resolve_targets(config.folders, WorkItemResolver(client))
     state = StateDB(tmp / state_name / "state.db")
-    return Local(world, client, state, targets[0], Clock())
+    return Local(site, client, state, targets[0], Clock())
 
 
 @pytest.fixture
