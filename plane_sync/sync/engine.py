@@ -306,6 +306,7 @@ class Engine:
             # Every other file would be refused the same way: say why once, and let every
             # upload wait for the next try (one file's: create + delete, 2 requests).
             pause = self.state.pause(EXPIRED_POLICIES, exc.cause or exc.message, now)
+            self._probe_spent = True  # this file was the run's try
             log.error("upload.policies_expired", folder=str(target.root),
                       path=file.rel_path, error=exc.message,
                       next_try=clock_time(pause.next_try))
@@ -347,6 +348,7 @@ class Engine:
 
     def _upload_failed(self, target: Target, rel_path: str, exc: Exception, now: float,
                        report: PassReport) -> None:
+        self._probe_spent = True  # trouble this run: files waiting for their time wait on
         failure = self.state.record_failure(target.key, rel_path, str(exc), now=now)
         log.error("upload.failed", folder=str(target.root), path=rel_path,
                   work_item=target.label, error=str(exc), attempts=failure.attempts)
