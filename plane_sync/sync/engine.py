@@ -301,6 +301,8 @@ class Engine:
             return
         except StorageRejected as exc:
             if not exc.expired_policy:
+                if self.raise_server_errors and _storage_trouble(exc):
+                    raise
                 self._upload_failed(target, file.rel_path, exc, now, report)
                 return
             # Every other file would be refused the same way: say why once, and let every
@@ -323,10 +325,7 @@ class Engine:
             if self.raise_server_errors and isinstance(exc, UploadError) \
                     and _storage_trouble(exc):
                 raise
-            failure = self.state.record_failure(target.key, file.rel_path, str(exc), now=now)
-            log.error("upload.failed", folder=str(target.root), path=file.rel_path,
-                      work_item=target.label, error=str(exc), attempts=failure.attempts)
-            report.failed.append((file.rel_path, str(exc)))
+            self._upload_failed(target, file.rel_path, exc, now, report)
             return
         if isinstance(result, PendingWait):
             report.wait(file.rel_path, result.reason, result.next_check)
