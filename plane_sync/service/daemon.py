@@ -21,10 +21,12 @@ finish (after it, the process exits 0 and the journal makes the next start clean
 reloads the config (an invalid one is refused, the old one keeps running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
-(5xx, unreachable, expired policies): back off (5 s doubling to 5 min) and keep running; the
-interrupted pass runs again after the backoff. A rejected API key ends the run:
-:meth:`Daemon.run` raises the ``AuthError`` after cleaning up, and the CLI turns it into exit
-code 3.
+(5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
+again after the backoff. A storage host that refuses upload policies as expired pauses uploads
+only, on the same schedule (see :mod:`plane_sync.sync.engine`): the pass goes on (deletions,
+status), and the target's next pass comes when the pause ends, its first upload the probe.
+A rejected API key ends the run: :meth:`Daemon.run` raises the ``AuthError`` after cleaning up,
+and the CLI turns it into exit code 3.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ The remote listing is the truth; the state database only saves work and remember
   flight: leave it, look again on a backoff, and take it over once it has stayed pending
   longer than a live upload would (see :mod:`plane_sync.sync.pending`).
 - A storage host that refuses upload policies as expired refuses every file alike: the cause
-  is said once, every upload waits until the next try, and that try is one file's.
+  is said once (and its end once), every upload waits until the next try (5 s doubling to
+  5 min, the daemon's backoff: uploads resume within seconds of the trouble ending), and that
+  try is one file's.
 """
 
 from __future__ import annotations
@@ -309,9 +311,13 @@ class Engine:
             # upload wait for the next try (one file's: create + delete, 2 requests).
             pause = self.state.pause(EXPIRED_POLICIES, exc.cause or exc.message, now)
             self._probe_spent = True  # this file was the run's try
-            log.error("upload.policies_expired", folder=str(target.root),
-                      path=file.rel_path, error=exc.message,
-                      next_try=clock_time(pause.next_try))
+            # Said once when it starts (and once when it ends, below); each later try that
+            # meets it again only moves the next try. A warning, as any Plane trouble that
+            # the daemon waits out.
+            (log.warning if pause.attempts == 1 else log.debug)(
+                "upload.policies_expired", folder=str(target.root), path=file.rel_path,
+                error=exc.message, attempts=pause.attempts,
+                next_try=clock_time(pause.next_try))
             report.paused = (f"uploads paused until {clock_time(pause.next_try)}: the "
                              f"storage host refuses Plane's upload policies as expired. "
                              f"{exc.cause}")
@@ -331,7 +337,10 @@ class Engine:
             report.wait(file.rel_path, result.reason, result.next_check)
             return
         self._run_succeeded = True
-        self.state.lift_pause(EXPIRED_POLICIES)
+        lifted = self.state.lift_pause(EXPIRED_POLICIES)
+        if lifted is not None:
+            log.info("upload.policies_accepted", folder=str(target.root), path=file.rel_path,
+                     paused_for=round(now - lifted.since), tries=lifted.attempts)
         self.state.clear_failure(target.key, file.rel_path)
         # Only this file's: the others' first sightings time their takeover.
         for pending in self.state.pending(target.key):

@@ -6,7 +6,8 @@ whose clock lags would otherwise make a half-written file look old. Only on a lo
 may a ctime already ``settle`` old prove a file stable at first sight; on a network filesystem
 the server's clock is never trusted. So a pass that leaves files still changing is followed,
 ``settle`` later, by another; and a pass left waiting on something due within a few seconds
-(Plane filling in a checksum) is repeated once it is due. A file that never settles is taken as
+(Plane filling in a checksum) is repeated once it is due, unless uploads are paused (that
+lasts; the next run tries again). A file that never settles is taken as
 it is after the daemon's maximum wait, with the same warning.
 """
 
@@ -65,7 +66,10 @@ def settled_pass(engine: Engine, target: Target, *, stop: threading.Event | None
         waiting = {path for path, _ in report.waiting}
         settling = waiting - set(report.next_check)
         now = wall_clock()
-        due_soon = [t - now for t in report.next_check.values() if t - now <= SHORT_WAIT]
+        # Uploads paused (expired policies): a condition that lasts, not worth another file's
+        # try within this run; the next run (or the daemon) tries again.
+        due_soon = [] if report.paused else [t - now for t in report.next_check.values()
+                                             if t - now <= SHORT_WAIT]
         if not (settling or due_soon) or clock() >= deadline or (stop and stop.is_set()):
             return _merged(earlier, report)
         delay = max(settle, 0.2) if settling else max(min(due_soon), 0.2)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from plane_sync.sync.records import Pause, PendingConflict, retry_delay
+from plane_sync.sync.records import Pause, PendingConflict, pause_delay
 
 
 class OwnershipTables:
@@ -84,16 +84,15 @@ class OwnershipTables:
 
     # --- holds on every upload ----------------------------------------------------
 
-    def pause(self, name: str, reason: str, now: float, *, longest: float = 900.0) -> Pause:
-        """Record (or extend) a hold on every upload; the next try backs off like a file's
-        retry schedule (a minute, doubling), but never further than ``longest`` away."""
+    def pause(self, name: str, reason: str, now: float) -> Pause:
+        """Record (or extend) a hold on every upload; the next try backs off (see
+        :func:`~plane_sync.sync.records.pause_delay`)."""
         with self._transaction() as conn:
             row = conn.execute("SELECT attempts, since FROM holds WHERE name = ?",
                                (name,)).fetchone()
             attempts = 1 if row is None else int(row[0]) + 1
             since = now if row is None else float(row[1])
-            pause = Pause(name, reason, attempts, now + min(retry_delay(attempts), longest),
-                          since)
+            pause = Pause(name, reason, attempts, now + pause_delay(attempts), since)
             conn.execute("INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?)",
                          (name, reason, attempts, pause.next_try, since))
         return pause
@@ -102,9 +101,13 @@ class OwnershipTables:
         return [Pause(str(r[0]), str(r[1]), int(r[2]), float(r[3]), float(r[4]))
                 for r in self._query("SELECT * FROM holds ORDER BY name")]
 
-    def lift_pause(self, name: str) -> None:
+    def lift_pause(self, name: str) -> Pause | None:
+        """End a hold on every upload; the hold that ended, if there was one."""
         with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM holds WHERE name = ?", (name,)).fetchone()
             conn.execute("DELETE FROM holds WHERE name = ?", (name,))
+        return None if row is None else Pause(str(row[0]), str(row[1]), int(row[2]),
+                                              float(row[3]), float(row[4]))
 
     # --- files left waiting -------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from plane_sync.local.hashing import hash_file
 from plane_sync.remote.upload import upload_file
 from plane_sync.sync.pending import TAKEOVER_BASE
 from plane_sync.sync.size_limit import SizeLimit
-from tests.e2e_sync.conftest import World, writes
+from tests.e2e_daemon.conftest import wait_until
+from tests.e2e_sync.conftest import World, kill, make_files, writes
 from tests.reliability.conftest import Local
 
 
@@ -168,3 +170,36 @@ def test_case9_clock_skew_is_named_once_with_the_next_try_and_costs_one_file(
     assert world.sync(expect=1).json["folders"][0]["paused"]
     # A rerun before the next try costs one file's probe (create + delete), not five.
     assert len([r for r in writes(world.emu.requests()) if r.server == "api"]) == 2
+
+
+def test_case9_the_daemon_pauses_uploads_then_resumes_within_seconds_of_the_trouble_ending(
+        world: World) -> None:
+    make_files(world.folder, 3)
+    world.write_config()
+    world.emu.faults.set(expire_policies=True)
+    daemon = world.start("run", "--log-format", "json")
+    try:
+        def paused() -> bool:
+            folders = world.cli("status", "--json").json["folders"]
+            return bool(folders and folders[0]["state"] == "waiting"
+                        and "SIGNED_URL_EXPIRATION" in folders[0]["reason"]
+                        and len(folders[0]["waiting"]) == 3)
+
+        wait_until(paused, 60, "status: uploads paused, the cause named, 3 files waiting")
+        world.emu.faults.clear()
+        # The pause is looked at again on the daemon's backoff (5 s doubling), not a minute
+        # later: generous bound, well under the minute a file's retry would take.
+        wait_until(lambda: len(world.names()) == 3, 30, "uploads resumed after the trouble")
+        wait_until(lambda: world.cli("status", "--json").json["folders"][0]["state"] == "ok",
+                   30, "status: ok again")
+        assert daemon.poll() is None
+        daemon.terminate()
+        _, err = daemon.communicate(timeout=60)
+    finally:
+        kill(daemon)
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    told = [e for e in events if e["event"] == "upload.policies_expired"]
+    assert len(told) == 1 and told[0]["level"] == "warning"  # once when it starts ...
+    assert [e["event"] for e in events].count("upload.policies_accepted") == 1  # ... and ends
+    assert not [e for e in events if e["level"] in ("error", "critical")]
+    assert len(world.uploaded(include_pending=True)) == 3  # no pending leftovers
