@@ -1,22 +1,11 @@
 """One reconcile pass over one target: recover, scan, list, plan, execute, record.
 
-The remote listing is the truth; the state database only saves work and remembers intent:
-
-- Before each create an *intent* is written (work item + external id); right after the create
-  the attachment id goes into the *journal*; both are cleared once the PATCH is done. A crash
-  anywhere leaves one of them behind, and the next pass cleans up: a journalled attachment that
-  is not listed is deleted (it is pending or broken); an intent without an id means the create
-  may have reached Plane, so a 409 on that same external id is our own orphan: delete it and
-  create again.
-- A 409 on a create that had to be sent again (its first answer was lost to a timeout, a
-  dropped connection or a 5xx) is ours too: the first try made it. Cleaned and redone at once.
-- A 409 whose attachment is not in the listing and not ours is another machine's upload in
-  flight: leave it, look again on a backoff, and take it over once it has stayed pending
-  longer than a live upload would (see :mod:`plane_sync.sync.pending`).
-- A storage host that refuses upload policies as expired refuses every file alike: the cause
-  is said once (and its end once), every upload waits until the next try (5 s doubling to
-  5 min, the daemon's backoff: uploads resume within seconds of the trouble ending), and that
-  try is one file's.
+The remote listing is the truth; the state database only saves work and remembers intent.
+Uploads, and what makes them wait (retry times, a pause on every upload, someone else's
+pending upload), are :mod:`plane_sync.sync.uploads`; cleaning up after a crash is
+:mod:`plane_sync.sync.recovery`; which gone files a folder may delete is
+:mod:`plane_sync.sync.ownership`. A pass that finds nothing to do can be checked against the
+same scan and listing by :mod:`plane_sync.sync.verify` (the daemon does so on rescans).
 """
 
 from __future__ import annotations
@@ -28,7 +17,7 @@ from collections.abc import Callable
 import structlog
 
 from plane_sync.core.identity import path_key_for
-from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadResult
+from plane_sync.core.models import RemoteAttachment
 from plane_sync.core.reconcile import (
     REASON_GONE,
     SKIP_TOO_LARGE,
@@ -40,33 +29,22 @@ from plane_sync.core.reconcile import (
     Wait,
     plan,
 )
-from plane_sync.errors import (
-    AuthError,
-    FileChangedDuringUpload,
-    LocalFileError,
-    PlaneError,
-    PlaneUnreachable,
-    RateLimited,
-    ServerError,
-    StorageRejected,
-    UploadError,
-)
+from plane_sync.errors import PlaneError
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
-from plane_sync.remote.upload import upload_file
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.ownership import forget_gone, note_seen, path_key_of
-from plane_sync.sync.pending import PendingWait, check_delay, clock_time, takeover_after
+from plane_sync.sync.pending import clock_time
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.size_limit import SizeLimit
-from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
+from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, StateDB
 from plane_sync.sync.targets import Target
+from plane_sync.sync.uploads import Uploader
 from plane_sync.sync.verify import Rules, compare
 
 log = structlog.get_logger(__name__)
 
-EXPIRED_POLICIES = "expired-policies"  # the name of the pause on every upload
 METADATA_GRACE = 120.0  # seconds a person's attachment without an MD5 yet is waited for
 METADATA_RECHECK = 5.0
 
@@ -89,13 +67,6 @@ class Engine:
         self.allow_mass_delete = allow_mass_delete or (lambda target: False)
         # A person's attachment without an MD5 yet -> when this process first saw it so.
         self._unfilled_since: dict[str, float] = {}
-        # probe (sync): files waiting for a retry time (their own, or a pause on every
-        # upload) are tried anyway once an upload of this run succeeded, and one of them is
-        # tried as a probe if none has: one file's cost when the trouble lasts, and a run
-        # after it ended catches up at once. The daemon keeps to the times.
-        self.probe = probe
-        self._run_succeeded = False
-        self._probe_spent = False
         self.external_source = external_source
         self.dry_run = dry_run
         self.clock = clock
@@ -104,12 +75,17 @@ class Engine:
         # True (the daemon): a 5xx/429 left after the client's retries is the server's
         # trouble, not the file's: raise it (the caller backs off and comes back) instead
         # of parking the file on the per-file retry schedule (first retry after 60 s).
-        # The same for a storage host that fails (see _storage_trouble) and for failed
+        # The same for a storage host that fails (see sync.uploads) and for failed
         # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
         self._hash_caches: dict[str, FolderHashCache] = {}
         self.recovery = Recovery(client, state, external_source=external_source,
                                  raise_server_errors=raise_server_errors)
+        # probe (sync): see sync.uploads; the daemon keeps to the retry times.
+        self.uploads = Uploader(client, state, self.recovery, external_source=external_source,
+                                clock=clock, progress=self.progress,
+                                raise_server_errors=raise_server_errors, probe=probe,
+                                skip=self._skip)
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -121,7 +97,7 @@ class Engine:
         against the same scan and listing (no extra request)."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
-        self.size_limit = self.limits.current()
+        self.size_limit = self.uploads.size_limit = self.limits.current()
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
                            settle_ns=int(settle * 1e9), settled=settled,
@@ -270,215 +246,14 @@ class Engine:
     # -- actions --------------------------------------------------------------------------
 
     def _upload(self, target: Target, action: Upload, report: PassReport) -> None:
-        file = action.file
-        now = self.clock()
         if self.dry_run:
-            report.uploaded.append((file.rel_path, file.size))
+            report.uploaded.append((action.file.rel_path, action.file.size))
             for old in action.replaces:  # what a real run would delete after the upload
                 report.deleted.append((old.name, "replaced by a newer version"))
             return
-        if not self.state.should_retry(target.key, file.rel_path, now) \
-                and not self._may_probe():
-            failure = next((f for f in self.state.failures(target.key)
-                            if f.rel_path == file.rel_path), None)
-            reason = failure.reason if failure else "waiting to retry"
-            if failure is not None and failure.next_retry_at is not None:
-                reason += f" (next try {clock_time(failure.next_retry_at)})"
-            report.failed.append((file.rel_path, reason))
-            return
-        if self._held_back(file.rel_path, file.size, now, report, target):
-            return
-        try:
-            result = self._upload_once(target, action, retry_orphan=True)
-        except (AuthError, PlaneUnreachable):
-            raise
-        except FileChangedDuringUpload as exc:
-            report.waiting.append((file.rel_path, exc.message))
-            return
-        except LocalFileError as exc:
-            if exc.reason in ("changed", "missing"):
-                report.waiting.append((file.rel_path, exc.message))
-            else:
-                self._skip(target, file.rel_path, exc.message, report)
-            return
-        except StorageRejected as exc:
-            if not exc.expired_policy:
-                if self.raise_server_errors and _storage_trouble(exc):
-                    raise
-                self._upload_failed(target, file.rel_path, exc, now, report)
-                return
-            # Every other file would be refused the same way: say why once, and let every
-            # upload wait for the next try (one file's: create + delete, 2 requests).
-            pause = self.state.pause(EXPIRED_POLICIES, exc.cause or exc.message, now)
-            self._probe_spent = True  # this file was the run's try
-            # Said once when it starts (and once when it ends, below); each later try that
-            # meets it again only moves the next try. A warning, as any Plane trouble that
-            # the daemon waits out.
-            (log.warning if pause.attempts == 1 else log.debug)(
-                "upload.policies_expired", folder=str(target.root), path=file.rel_path,
-                error=exc.message, attempts=pause.attempts,
-                next_try=clock_time(pause.next_try))
-            report.paused = (f"uploads paused until {clock_time(pause.next_try)}: the "
-                             f"storage host refuses Plane's upload policies as expired. "
-                             f"{exc.cause}")
-            report.wait(file.rel_path, f"upload refused (expired policy); next try "
-                        f"{clock_time(pause.next_try)}", pause.next_try)
-            return
-        except (UploadError, PlaneError) as exc:
-            cause = exc if isinstance(exc, PlaneError) else exc.__cause__
-            if self.raise_server_errors and isinstance(cause, ServerError | RateLimited):
-                raise cause from exc
-            if self.raise_server_errors and isinstance(exc, UploadError) \
-                    and _storage_trouble(exc):
-                raise
-            self._upload_failed(target, file.rel_path, exc, now, report)
-            return
-        if isinstance(result, PendingWait):
-            report.wait(file.rel_path, result.reason, result.next_check)
-            return
-        self._run_succeeded = True
-        lifted = self.state.lift_pause(EXPIRED_POLICIES)
-        if lifted is not None:
-            log.info("upload.policies_accepted", folder=str(target.root), path=file.rel_path,
-                     paused_for=round(now - lifted.since), tries=lifted.attempts)
-        self.state.clear_failure(target.key, file.rel_path)
-        # Only this file's: the others' first sightings time their takeover.
-        for pending in self.state.pending(target.key):
-            if pending.rel_path == file.rel_path:
-                self.state.clear_pending(target.key, pending.attachment_id)
-        report.uploaded.append((file.rel_path, result.bytes_sent))
-        self.progress.on_file_done(file.size)
-        log.info("upload.done", folder=str(target.root), path=file.rel_path,
-                 work_item=target.label, bytes=result.bytes_sent,
-                 ms=round(result.seconds * 1000))
-        for old in action.replaces:
-            self._delete(target, old, "replaced by a newer version", report)
-
-    def _upload_failed(self, target: Target, rel_path: str, exc: Exception, now: float,
-                       report: PassReport) -> None:
-        self._probe_spent = True  # trouble this run: files waiting for their time wait on
-        failure = self.state.record_failure(target.key, rel_path, str(exc), now=now)
-        log.error("upload.failed", folder=str(target.root), path=rel_path,
-                  work_item=target.label, error=str(exc), attempts=failure.attempts)
-        report.failed.append((rel_path, str(exc)))
-
-    def _held_back(self, rel_path: str, size: int, now: float, report: PassReport,
-                   target: Target) -> bool:
-        """Whether this upload waits without a request: every upload is paused (expired
-        policies), or the file waits on someone else's pending upload until its next check."""
-        for pause in self.state.pauses():
-            if pause.next_try > now and not self._may_probe():
-                report.paused = (f"uploads paused until {clock_time(pause.next_try)}: the "
-                                 "storage host refuses Plane's upload policies as expired. "
-                                 f"{pause.reason}")
-                report.wait(rel_path, f"not tried: uploads are paused until "
-                            f"{clock_time(pause.next_try)}", pause.next_try)
-                return True
-        pending = self.state.pending_for(target.key, rel_path)
-        if pending is not None and pending.next_check is not None and pending.next_check > now:
-            wait = PendingWait(pending.attachment_id, pending.next_check,
-                               pending.first_seen + takeover_after(size))
-            report.wait(rel_path, wait.reason, wait.next_check)
-            return True
-        return False
-
-    def _may_probe(self) -> bool:
-        """Whether an upload waiting for a retry time may be tried now (see ``probe``)."""
-        if not self.probe:
-            return False
-        if self._run_succeeded:
-            return True
-        if self._probe_spent:
-            return False
-        self._probe_spent = True
-        return True
-
-    def _upload_once(self, target: Target, action: Upload, *,
-                     retry_orphan: bool) -> UploadResult | PendingWait:
-        """Upload; a PendingWait when another machine's pending upload of the same content
-        is in the way and is left to it for now."""
-        file = action.file
-        work_item = target.work_item
-        key = (work_item.id, action.external_id)
-        self.state.intent_add(target.key, work_item.id, action.external_id, file.rel_path,
-                              self.clock())
-        created: list[str] = []
-
-        def journal(attachment_id: str) -> None:
-            created.append(attachment_id)
-            self.state.journal_add(JournalEntry(
-                attachment_id=attachment_id, folder_key=target.key,
-                project_id=work_item.project_id, work_item_id=work_item.id,
-                rel_path=file.rel_path, external_id=action.external_id,
-                created_at=self.clock()))
-
-        try:
-            # root: the file is opened through the folder's directory chain, refusing a
-            # directory swapped for a symlink since the scan (nothing outside is ever read).
-            result = upload_file(
-                self.client, work_item, file.rel_path, root=target.root, name=action.name,
-                mime_type=action.mime_type, size=file.size, sha256=file.sha256,
-                external_id=action.external_id, external_source=self.external_source,
-                size_limit=self.size_limit, on_created=journal,
-                on_progress=self.progress.on_bytes)
-        except LocalFileError:
-            # Refused before anything was sent to Plane: there is nothing to remember.
-            self.state.intent_remove(*key)
-            raise
-        except UploadError as exc:
-            if exc.step == "storage" and created:
-                # upload_file has deleted the pending attachment; were that to have failed,
-                # the intent below still marks a 409 on this id as ours. (A failed PATCH
-                # leaves the attachment journalled for the next pass to delete.)
-                self.state.journal_remove(created[-1])
-            # The create may have reached Plane (an answer lost, a clean-up that failed):
-            # keep the intent, and treat a 409 on this id as ours in this process too.
-            self.recovery.orphans.add(key)
-            raise
-        except PlaneError:
-            self.recovery.orphans.add(key)  # AuthError / PlaneUnreachable: same reasoning
-            raise
-        if isinstance(result, CreateConflict):
-            return self._conflict(target, action, result, retry_orphan=retry_orphan)
-        self.state.journal_remove(result.attachment_id)
-        self.state.intent_remove(*key)
-        self.recovery.orphans.discard(key)
-        return result
-
-    def _conflict(self, target: Target, action: Upload, conflict: CreateConflict, *,
-                  retry_orphan: bool) -> UploadResult | PendingWait:
-        """Plane already has an attachment with this external id that the listing did not
-        show, so it is pending: ours (a crash, or our create whose answer was lost and that
-        was sent again), or another machine's in flight."""
-        work_item = target.work_item
-        key = (work_item.id, action.external_id)
-        now = self.clock()
-        first_seen = now
-        checks = 0
-        for pending in self.state.pending(target.key):
-            if pending.attachment_id == conflict.existing_id:
-                first_seen, checks = pending.first_seen, pending.checks
-        ours = key in self.recovery.orphans or conflict.after_resend
-        takeover_at = first_seen + takeover_after(action.file.size)
-        if retry_orphan and (ours or now >= takeover_at):
-            why = ("our own create, sent again after its answer was lost"
-                   if conflict.after_resend else "left by our own crash" if ours
-                   else "pending for longer than a live upload takes")
-            log.info("upload.takeover", path=action.file.rel_path, work_item=target.label,
-                     attachment_id=conflict.existing_id, why=why)
-            self.client.delete_attachment(work_item, conflict.existing_id)
-            self.recovery.orphans.discard(key)
-            self.state.clear_pending(target.key, conflict.existing_id)
-            return self._upload_once(target, action, retry_orphan=False)
-        self.state.intent_remove(work_item.id, action.external_id)
-        self.state.note_pending(target.key, action.file.rel_path, conflict.existing_id,
-                                first_seen)
-        next_check = min(now + check_delay(checks), takeover_at)
-        self.state.schedule_pending_check(target.key, conflict.existing_id, next_check)
-        log.info("upload.waiting", path=action.file.rel_path, work_item=target.label,
-                 attachment_id=conflict.existing_id, next_check=clock_time(next_check),
-                 takeover_at=clock_time(takeover_at))
-        return PendingWait(conflict.existing_id, next_check, takeover_at)
+        if self.uploads.upload(target, action, report):
+            for old in action.replaces:
+                self._delete(target, old, "replaced by a newer version", report)
 
     def _delete(self, target: Target, attachment: RemoteAttachment, reason: str,
                 report: PassReport) -> None:
@@ -552,17 +327,6 @@ def _with_remedy(reason: str, target: Target, mass: bool) -> str:
         return reason
     return (f"{reason}. If the files were removed on purpose, run: plane-sync sync "
             f"--allow-deletes {target.root} (stop the daemon first if it runs)")
-
-
-def _storage_trouble(exc: UploadError) -> bool:
-    """Whether the storage host, not this file, made the upload fail: it kept answering
-    5xx or could not be reached (expired policies are a pause of their own, see _upload).
-    Any other file would fail the same way, so the daemon backs off as a whole instead of
-    parking the file on the per-file schedule (a minute, doubling up to hours)."""
-    if isinstance(exc, StorageRejected):
-        return exc.status >= 500
-    # A plain storage-step UploadError: the storage host could not be reached.
-    return type(exc) is UploadError and exc.step == "storage"
 
 
 def _deletions_safe(scan: ScanResult) -> bool:

@@ -37,6 +37,7 @@ from plane_sync.sync.records import (
     Skip,
     retry_delay,
 )
+from plane_sync.sync.schema import MIGRATIONS, SCHEMA_VERSION
 from plane_sync.sync.state_tables import OwnershipTables
 
 __all__ = [
@@ -47,64 +48,6 @@ __all__ = [
 
 BUSY_TIMEOUT_MS = 10_000
 
-# Each entry moves the schema from version i to i+1; never edit one that shipped.
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE hashes (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL,
-        dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, md5 TEXT NOT NULL,
-        PRIMARY KEY (folder_key, rel_path));
-    CREATE TABLE journal (
-        attachment_id TEXT PRIMARY KEY, folder_key TEXT NOT NULL, project_id TEXT NOT NULL,
-        work_item_id TEXT NOT NULL, rel_path TEXT NOT NULL, external_id TEXT NOT NULL,
-        created_at REAL NOT NULL);
-    CREATE TABLE failures (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
-        attempts INTEGER NOT NULL, next_retry_at REAL, first_failed_at REAL NOT NULL,
-        permanent INTEGER NOT NULL, PRIMARY KEY (folder_key, rel_path));
-    CREATE TABLE skips (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
-        fingerprint TEXT NOT NULL, PRIMARY KEY (folder_key, rel_path));
-    CREATE TABLE pending (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, attachment_id TEXT NOT NULL,
-        first_seen REAL NOT NULL, PRIMARY KEY (folder_key, attachment_id));
-    CREATE TABLE folder_status (
-        folder_key TEXT PRIMARY KEY, path TEXT NOT NULL, work_item_label TEXT NOT NULL,
-        last_sync_at REAL, files_in_sync INTEGER NOT NULL, pending INTEGER NOT NULL,
-        failed INTEGER NOT NULL, skipped INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT);
-    CREATE TABLE daemon_status (
-        id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, activity TEXT NOT NULL,
-        updated_at REAL NOT NULL);
-    """,
-    # 2: an intent is written before each create, so a 409 after a crash is known as ours.
-    """
-    CREATE TABLE intents (
-        folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, external_id TEXT NOT NULL,
-        rel_path TEXT NOT NULL, created_at REAL NOT NULL,
-        PRIMARY KEY (work_item_id, external_id));
-    """,
-    # 3: what each folder has seen (only those paths may be deleted), deletions of gone files
-    # (the mass-delete guard counts a window, not one pass), when a pending attachment of
-    # someone else is looked at next, and conditions that hold back every upload for a while.
-    """
-    CREATE TABLE seen (
-        folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, path_key TEXT NOT NULL,
-        rel_path TEXT NOT NULL, PRIMARY KEY (folder_key, work_item_id, path_key));
-    CREATE TABLE deletions (
-        folder_key TEXT NOT NULL, path_key TEXT NOT NULL, deleted_at REAL NOT NULL);
-    CREATE INDEX deletions_by_folder ON deletions (folder_key, deleted_at);
-    ALTER TABLE pending ADD COLUMN next_check REAL;
-    ALTER TABLE pending ADD COLUMN checks INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE holds (
-        name TEXT PRIMARY KEY, reason TEXT NOT NULL, attempts INTEGER NOT NULL,
-        next_try REAL NOT NULL, since REAL NOT NULL);
-    CREATE TABLE waiting (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
-        next_check REAL, PRIMARY KEY (folder_key, rel_path));
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class StateDB(OwnershipTables):
@@ -121,18 +64,21 @@ class StateDB(OwnershipTables):
             raise StateError(f"cannot open state database {self.path}: {exc}") from exc
         try:
             with self._translate_errors():
-                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StateError(f"state database {self.path} cannot use WAL mode "
-                                     f"(got {mode!r}); put it on a local filesystem")
-                # In WAL mode NORMAL is durable against crashes of the process.
-                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._configure(self._conn)
                 self._migrate()
         except BaseException:
             self._conn.close()
             raise
         self._identity = self._open_identity()
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StateError(f"state database {self.path} cannot use WAL mode "
+                             f"(got {mode!r}); put it on a local filesystem")
+        # In WAL mode NORMAL is durable against crashes of the process.
+        conn.execute("PRAGMA synchronous = NORMAL")
 
     # --- plumbing ---------------------------------------------------------------
 
@@ -156,9 +102,7 @@ class StateDB(OwnershipTables):
                                     isolation_level=None, check_same_thread=False)
             try:
                 self._conn.backup(fresh)
-                fresh.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                fresh.execute("PRAGMA journal_mode = WAL")
-                fresh.execute("PRAGMA synchronous = NORMAL")
+                self._configure(fresh)
             except BaseException:
                 fresh.close()
                 raise
@@ -230,7 +174,7 @@ class StateDB(OwnershipTables):
                 raise StateError(
                     f"state database {self.path} was written by a newer plane-sync (schema "
                     f"{version}, this one knows {SCHEMA_VERSION}): upgrade plane-sync")
-            for script in _MIGRATIONS[version:]:
+            for script in MIGRATIONS[version:]:
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -376,33 +320,6 @@ class StateDB(OwnershipTables):
                 else self._query(sql + " WHERE folder_key = ? ORDER BY rel_path",
                                  (folder_key,)))
         return [Skip(*row) for row in rows]
-
-    # --- pending conflicts ------------------------------------------------------
-
-    def note_pending(self, folder_key: str, rel_path: str, attachment_id: str,
-                     first_seen: float) -> PendingConflict:
-        """Remember a pending attachment; keeps the first sighting if already noted."""
-        with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO pending (folder_key, rel_path, attachment_id, "
-                         "first_seen) VALUES (?, ?, ?, ?)",
-                         (folder_key, rel_path, attachment_id, first_seen))
-            row = conn.execute("SELECT * FROM pending WHERE folder_key = ? AND "
-                               "attachment_id = ?", (folder_key, attachment_id)).fetchone()
-        return PendingConflict(*row)
-
-    def pending(self, folder_key: str) -> list[PendingConflict]:
-        rows = self._query("SELECT * FROM pending WHERE folder_key = ? "
-                           "ORDER BY rel_path, first_seen", (folder_key,))
-        return [PendingConflict(*row) for row in rows]
-
-    def clear_pending(self, folder_key: str, attachment_id: str | None = None) -> None:
-        """Forget one pending attachment, or all of a folder's when no id is given."""
-        with self._transaction() as conn:
-            if attachment_id is None:
-                conn.execute("DELETE FROM pending WHERE folder_key = ?", (folder_key,))
-            else:
-                conn.execute("DELETE FROM pending WHERE folder_key = ? AND attachment_id = ?",
-                             (folder_key, attachment_id))
 
     # --- status -----------------------------------------------------------------
 

@@ -6,7 +6,8 @@
   loses this too, and then nothing is deleted until the files are seen again (the safe side).
 - ``deletions``: when each gone file's attachments were deleted, so the mass-delete guard can
   count a window (a share emptying one file at a time is held like one emptied at once).
-- ``pending.next_check``: when another machine's pending upload is looked at again.
+- ``pending``: another machine's attachments still pending (first seen, when looked at again,
+  how often so far): see :mod:`plane_sync.sync.pending`.
 - ``holds``: a condition that holds back every upload until a time (expired policies).
 - ``waiting``: the files a folder's last pass left waiting, why, and when they are looked at
   again, for ``status``.
@@ -69,6 +70,31 @@ class OwnershipTables:
         return int(row[0])
 
     # --- another machine's pending uploads ---------------------------------------
+    def note_pending(self, folder_key: str, rel_path: str, attachment_id: str,
+                     first_seen: float) -> PendingConflict:
+        """Remember a pending attachment; keeps the first sighting if already noted."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO pending (folder_key, rel_path, attachment_id, "
+                         "first_seen) VALUES (?, ?, ?, ?)",
+                         (folder_key, rel_path, attachment_id, first_seen))
+            row = conn.execute("SELECT * FROM pending WHERE folder_key = ? AND "
+                               "attachment_id = ?", (folder_key, attachment_id)).fetchone()
+        return PendingConflict(*row)
+
+    def pending(self, folder_key: str) -> list[PendingConflict]:
+        rows = self._query("SELECT * FROM pending WHERE folder_key = ? "
+                           "ORDER BY rel_path, first_seen", (folder_key,))
+        return [PendingConflict(*row) for row in rows]
+
+    def clear_pending(self, folder_key: str, attachment_id: str | None = None) -> None:
+        """Forget one pending attachment, or all of a folder's when no id is given."""
+        with self._transaction() as conn:
+            if attachment_id is None:
+                conn.execute("DELETE FROM pending WHERE folder_key = ?", (folder_key,))
+            else:
+                conn.execute("DELETE FROM pending WHERE folder_key = ? AND attachment_id = ?",
+                             (folder_key, attachment_id))
+
 
     def schedule_pending_check(self, folder_key: str, attachment_id: str,
                                next_check: float) -> None:

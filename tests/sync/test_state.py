@@ -14,8 +14,8 @@ import pytest
 from plane_sync.errors import StateError
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import FileKey, scan_folder
+from plane_sync.sync.schema import MIGRATIONS
 from plane_sync.sync.state import (
-    _MIGRATIONS,
     MAX_RETRY_DELAY,
     SCHEMA_VERSION,
     FolderStatus,
@@ -274,7 +274,7 @@ def test_intents_round_trip(tmp_path: Path) -> None:
 def test_version_one_database_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with sqlite3.connect(path) as conn:  # what a database from schema 1 looked like
-        conn.executescript(_MIGRATIONS[0])
+        conn.executescript(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO schema_version VALUES (1)")
         conn.execute("INSERT INTO pending VALUES ('f', 'a', 'att', 5.0)")
