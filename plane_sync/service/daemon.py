@@ -12,13 +12,14 @@ them over successive passes (on local disks a ctime older than ``settle`` is pro
 network shares the server's clock is not trusted, so a file is looked at twice); the upload then
 re-checks size and hash. A pass that finds files still changing looks again ``settle`` later,
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
-:mod:`plane_sync.service.folders`).
+:func:`plane_sync.local.settle.folder_settler`).
 
 One worker (this loop) carries out passes one after another: the Plane rate limit, not the
-CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
-SIGTERM/SIGINT stop taking work and leave the running upload ``stop_deadline`` seconds to
-finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
-reloads the config (an invalid one is refused, the old one keeps running).
+CPU, bounds throughput, and one writer keeps the journal simple. Signals are acted on by a
+relay thread (:mod:`plane_sync.service.signals`) that only sets flags: SIGTERM/SIGINT stop
+taking work and leave the running upload ``stop_deadline`` seconds to finish (after it, the
+process exits 0 and the journal makes the next start clean up); SIGHUP reloads the config (an
+invalid one is refused, the old one keeps running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
 (5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
@@ -330,16 +331,7 @@ class Daemon:
         self.activity.set(f"syncing {target.label} ({target.root})")
         run = self._folders[target.folder.key]
         settler = run.settler
-
-        def settled(rel_path: str, st: os.stat_result) -> bool:
-            self.heartbeat.touch()  # called per file: a long scan is progress too
-            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
-                                      st.st_ctime_ns)
-            if verdict == "forced":
-                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
-                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
-            return verdict != "changing"
-
+        settled = settler.scan_check(target.key, target.root, touch=self.heartbeat.touch)
         verify = target.key in self._verify_due
         try:
             report = self._engine_for().sync_target(target, settled=settled, verify=verify)
@@ -369,25 +361,17 @@ class Daemon:
             if waiting - set(report.next_check):
                 # Look again once the files had time to settle.
                 self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
-            if report.next_check:
-                # Waits with a time of their own (someone else's pending upload, a paused
-                # storage host): not every pass, but when they are due.
-                due = min(report.next_check.values()) - time.time()
-                self.schedule.mark(target.key, later + max(due, 1.0))
-        if report.failed:
-            self._schedule_retry(target, later)
+            # Waits with a time of their own (someone else's pending upload, paused
+            # uploads): not every pass, but when they are due.
+            self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
+        if report.failed:  # come back when the first failed file's retry is due
+            assert self._state is not None
+            self.schedule.mark_retry(target.key, later, [
+                f.next_retry_at for f in self._state.failures(target.key)
+                if not f.permanent and f.next_retry_at is not None])
         if self.on_pass is not None:
             self.on_pass(report)
         return True
-
-    def _schedule_retry(self, target: Target, now: float) -> None:
-        """Failed files are retried on the state's schedule: come back when the first is due."""
-        assert self._state is not None
-        due = [f.next_retry_at for f in self._state.failures(target.key)
-               if not f.permanent and f.next_retry_at is not None]
-        if due:
-            wall_delay = max(min(due) - time.time(), 1.0)
-            self.schedule.mark(target.key, now + wall_delay)
 
     def _plane_trouble(self, exc: Exception) -> None:
         delay = self.schedule.trouble(time.monotonic())
@@ -400,16 +384,9 @@ class Daemon:
         self._stop.set()
 
     def _sleep_time(self, now: float) -> float:
-        deadlines = [run.next_rescan for run in self._folders.values() if run.available]
-        deadlines += self.schedule.deadlines()
-        due = self.queue.next_due()
-        if due is not None:
-            deadlines.append(due)
-        if self.schedule.backing_off(now):
-            deadlines = [max(d, self.schedule.backoff_until) for d in deadlines]
-        interval = self.notifier.watchdog_interval()
-        wait = min([d - now for d in deadlines] + [interval or 60.0, 60.0])
-        return max(wait, 0.05)
+        others = [run.next_rescan for run in self._folders.values() if run.available]
+        others += [due for due in (self.queue.next_due(),) if due is not None]
+        return self.schedule.sleep_time(now, others, self.notifier.watchdog_interval())
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         """Every wait of the Plane client (rate limit, backoff): a stop request ends it, so

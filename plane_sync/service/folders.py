@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 
 from plane_sync.config.types import FolderConfig, SubfolderTarget
 from plane_sync.local.batching import Batch
-from plane_sync.local.settle import Settler
+from plane_sync.local.settle import Settler, folder_settler
 from plane_sync.service.scheduler import BACKOFF_FIRST, BACKOFF_MAX, Scheduler
 from plane_sync.sync.targets import Target, TargetProblem
-
-CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
 
 
 @dataclass
@@ -35,9 +33,7 @@ class FolderRun:
     @classmethod
     def start(cls, folder: FolderConfig, *, watch_mode: str, now: float) -> FolderRun:
         # ctime is stamped by the file server's clock: trust it on local disks only.
-        settler = Settler(settle=folder.settle,
-                          max_wait=max(CHANGING_MAX_WAIT, 10 * folder.settle),
-                          trust_ctime=watch_mode == "inotify")
+        settler = folder_settler(folder.settle, trust_ctime=watch_mode == "inotify")
         return cls(folder, settler, next_rescan=now)
 
     @property

@@ -10,6 +10,8 @@ doubling to 5 min, reset by the first pass that gets through.
 
 from __future__ import annotations
 
+import time
+
 BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
 
 
@@ -34,6 +36,24 @@ class Scheduler:
     def take(self, key: str) -> bool:
         """Start a pass over ``key``: it is no longer dirty. False if it was not."""
         return self._due.pop(key, None) is not None
+
+    def mark_retry(self, key: str, now: float, retry_at: list[float]) -> None:
+        """Failed files are retried on the state's schedule, and waits with a time of their
+        own (someone else's pending upload, paused uploads) are looked at when due
+        (``retry_at``: wall-clock times): come back when the first is due, a second from now
+        at the earliest."""
+        if retry_at:
+            self.mark(key, now + max(min(retry_at) - time.time(), 1.0))
+
+    def sleep_time(self, now: float, others: list[float], watchdog: float | None) -> float:
+        """How long the loop may sleep: until the first pass, or other deadline (rescans,
+        batches), is due, no longer than a backoff allows nor the watchdog, a minute at
+        most."""
+        deadlines = [*others, *self._due.values()]
+        if self.backing_off(now):
+            deadlines = [max(d, self.backoff_until) for d in deadlines]
+        wait = min([d - now for d in deadlines] + [watchdog or 60.0, 60.0])
+        return max(wait, 0.05)
 
     def busy(self, now: float) -> bool:
         return any(when <= now for when in self._due.values())

@@ -7,28 +7,21 @@ may a ctime already ``settle`` old prove a file stable at first sight; on a netw
 the server's clock is never trusted. So a pass that leaves files still changing is followed,
 ``settle`` later, by another; and a pass left waiting on something due within a few seconds
 (Plane filling in a checksum) is repeated once it is due, unless uploads are paused (that
-lasts; the next run tries again). A file that never settles is taken as
-it is after the daemon's maximum wait, with the same warning.
+lasts; the next run tries again). A file that never settles is taken as it is after the
+daemon's maximum wait, with the same warning (:func:`plane_sync.local.settle.folder_settler`).
 """
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Callable
 
-import structlog
-
 from plane_sync.local import mounts
-from plane_sync.local.settle import Settler
+from plane_sync.local.settle import folder_settler
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport
 from plane_sync.sync.targets import Target
 
-log = structlog.get_logger(__name__)
-
-CHANGING_MAX_WAIT = 60.0  # as the daemon: a file that never settles is taken after this long
 SHORT_WAIT = 15.0  # a timed wait due within this is waited for; a longer one is reported
 
 
@@ -41,25 +34,16 @@ def trusts_ctime(target: Target) -> bool:
     return not mounts.is_network_filesystem(fstype)
 
 
-def settled_pass(engine: Engine, target: Target, *, stop: threading.Event | None = None,
+def settled_pass(engine: Engine, target: Target, *,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time) -> PassReport:
     """Passes over ``target`` until nothing in it is still settling (see module docstring)."""
     settle = max(target.folder.settle, 0.0)
-    max_wait = max(CHANGING_MAX_WAIT, 10 * settle)
-    settler = Settler(settle=settle, max_wait=max_wait, trust_ctime=trusts_ctime(target),
-                      clock=clock, wall_clock=wall_clock)
-
-    def settled(rel_path: str, st: os.stat_result) -> bool:
-        verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
-                                  st.st_ctime_ns)
-        if verdict == "forced":
-            log.warning("file.never_settles", folder=str(target.root), path=rel_path,
-                        note=f"still changing after {max_wait:.0f}s: taken as is")
-        return verdict != "changing"
-
-    deadline = clock() + max_wait + settle + SHORT_WAIT
+    settler = folder_settler(settle, trust_ctime=trusts_ctime(target), clock=clock,
+                             wall_clock=wall_clock)
+    settled = settler.scan_check(target.key, target.root)
+    deadline = clock() + settler.max_wait + settle + SHORT_WAIT
     earlier: list[PassReport] = []
     while True:
         report = engine.sync_target(target, settled=settled)
@@ -70,7 +54,7 @@ def settled_pass(engine: Engine, target: Target, *, stop: threading.Event | None
         # try within this run; the next run (or the daemon) tries again.
         due_soon = [] if report.paused else [t - now for t in report.next_check.values()
                                              if t - now <= SHORT_WAIT]
-        if not (settling or due_soon) or clock() >= deadline or (stop and stop.is_set()):
+        if not (settling or due_soon) or clock() >= deadline:
             return _merged(earlier, report)
         delay = max(settle, 0.2) if settling else max(min(due_soon), 0.2)
         settler.retain(target.key, waiting)
