@@ -19,6 +19,7 @@ class FaultSettings:
     only: frozenset[str] | None = None  # HTTP methods the faults apply to (None = all)
     lose_answers: int = 0  # the next N API requests are carried out, then left unanswered
     plane_clock_behind: float = 0.0  # seconds Plane's clock (policy signing) lags storage's
+    instance_down: bool = False  # GET /api/instances/ answers 503: the size limit is unknown
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,13 @@ class Faults:
         only: Iterable[str] | None = None,
         lose_answers: int = 0,
         plane_clock_behind: float = 0.0,
+        instance_down: bool = False,
     ) -> None:
         """Replace every setting at once (unnamed ones go back to "no fault")."""
         settings = FaultSettings(
             error_rate, drop_rate, delay, storm_429, expire_policies, storage_error_rate,
             None if only is None else frozenset(m.upper() for m in only),
-            lose_answers, plane_clock_behind,
+            lose_answers, plane_clock_behind, instance_down,
         )
         with self._lock:
             self._settings = settings

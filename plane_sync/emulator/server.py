@@ -116,7 +116,10 @@ class ApiHandler(BaseHandler):
             return Reply(404, DJANGO_404, "text/html; charset=utf-8")
         route, params = matched
         if not route.authenticated:
-            return json_reply(200, service.instance_json())
+            if service.faults.settings.instance_down:
+                return json_reply(503, SERVER_ERROR)
+            instance = json_reply(200, service.instance_json())
+            return None if fault.action == "lose" else instance
         key = self.headers.get("X-API-Key")
         if not key:
             return json_reply(401, NO_CREDENTIALS)
