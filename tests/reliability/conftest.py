@@ -10,18 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from plane_sync.config.load import load_config
+from plane_sync.core.identity import attachment_name_for
 from plane_sync.remote.client import PlaneClient
-from plane_sync.sync.engine import Engine
-from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target, WorkItemResolver, resolve_targets
 from tests.e2e_sync.conftest import World
 from tests.e2e_sync.conftest import world as world
 from tests.e2e_sync.conftest import world_factory as world_factory
+
+if TYPE_CHECKING:  # only the in-process cases need the engine's API of this branch
+    from plane_sync.sync.engine import Engine
+    from plane_sync.sync.size_limit import SizeLimit
 
 
 class Clock:
@@ -48,6 +52,8 @@ class Local:
     clock: Clock
 
     def engine(self, size_limit: int | SizeLimit = 5 * 1024 * 1024) -> Engine:
+        from plane_sync.sync.engine import Engine
+
         return Engine(self.client, self.state, size_limit=size_limit,
                       external_source="plane-sync", clock=self.clock)
 
@@ -69,3 +75,23 @@ def local(world: World, tmp_path: Path) -> Iterator[Local]:
     yield found
     found.state.close()
     found.client.close()
+
+
+def differences(world: World, number: int = 1) -> list[str]:
+    """What stands between work item PROJ-<number> and the folder, judged from the emulator's
+    side, independent of plane-sync's code: every file attached once with its current bytes,
+    nothing else listed. (Pending attachments are not listed, so not counted; neither does
+    ``verify``.)"""
+    expected = {attachment_name_for(str(p.relative_to(world.folder))): p.read_bytes()
+                for p in world.folder.rglob("*") if p.is_file()}
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for row in world.uploaded(number):
+        listed.setdefault(str(row["attributes"]["name"]), []).append(row)
+    found = []
+    for name, data in sorted(expected.items()):
+        rows = listed.pop(name, [])
+        if len(rows) != 1:
+            found.append(f"{name} attached {len(rows)} times")
+        elif world.emu.stored_object(rows[0]["asset"]) != data:
+            found.append(f"{name} has other content")
+    return found + [f"{name} attached, its file gone" for name in sorted(listed)]

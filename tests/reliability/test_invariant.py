@@ -1,8 +1,9 @@
 """The promise itself, across kills, faults, races and state loss:
 
 - no ``sync`` exits 0 while ``verify`` (run with the faults off: it is the judge) would find
-  a difference;
-- once the faults stop, one ``sync`` brings ``verify`` to exit 0.
+  a difference, nor while the emulator's own records differ from the folder (a second judge
+  that shares no code with plane-sync);
+- once the faults stop, one ``sync`` brings ``verify`` to exit 0, and the records agree.
 
 Not driven here: case 2 (a same-size rewrite with its mtime put back) until the hash cache
 keys on ctime (the network-shares work); a kill mid-upload *and* the state lost, whose orphan
@@ -17,17 +18,22 @@ import time
 from collections.abc import Callable
 
 from tests.e2e_sync.conftest import World, kill, make_files
+from tests.reliability.conftest import differences
 
 
 def _check(world: World, label: str, journal: list[str]) -> None:
-    """One faulty sync, then the judge; then one clean sync, then the judge again."""
+    """One faulty sync, then the judges; then one clean sync, then the judges again."""
     run = world.cli("sync", "--json")
     world.emu.faults.clear()
+    found = differences(world)
+    if run.code == 0:
+        assert found == [], f"{label}: sync said in sync, the records differ\n{run}"
     judged = world.cli("verify", "--json")
-    journal.append(f"{label}: sync {run.code}, verify {judged.code}")
+    journal.append(f"{label}: sync {run.code}, verify {judged.code}, {len(found)} differ")
     if run.code == 0:
         assert judged.code == 0, f"{label}: sync said in sync, verify disagrees\n{judged}"
     settled = world.cli("sync")
+    assert differences(world) == [], f"{label}: after the faults, one sync\n{settled}"
     verdict = world.cli("verify")
     assert verdict.code == 0, f"{label}: after the faults, one sync\n{settled}\n{verdict}"
     assert settled.code == 0, f"{label}: the clean sync\n{settled}"

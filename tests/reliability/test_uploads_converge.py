@@ -9,8 +9,6 @@ from pathlib import Path
 from plane_sync.core.identity import attachment_name_for, external_id_for
 from plane_sync.local.hashing import hash_file
 from plane_sync.remote.upload import upload_file
-from plane_sync.sync.pending import TAKEOVER_BASE
-from plane_sync.sync.size_limit import SizeLimit
 from tests.e2e_daemon.conftest import wait_until
 from tests.e2e_sync.conftest import World, kill, make_files, writes
 from tests.reliability.conftest import Local
@@ -49,6 +47,8 @@ def _pending_of_someone_else(local: Local, rel_path: str, body: bytes) -> str:
 
 def test_case1_someone_elses_pending_upload_is_checked_on_a_backoff_then_taken_over(
         local: Local) -> None:
+    from plane_sync.sync.pending import TAKEOVER_BASE
+
     world = local.world
     (world.folder / "a.txt").write_bytes(b"shared bytes")
     pending_id = _pending_of_someone_else(local, "a.txt", b"shared bytes")
@@ -99,8 +99,23 @@ def test_case1_a_pending_wait_makes_sync_exit_1_and_status_shows_the_next_check(
 
 # -- case 7: the size limit could not be read --------------------------------------------------
 
+def test_case7_sync_with_the_size_limit_unknown_exits_1_naming_the_guess(
+        world_factory: object) -> None:
+    world = world_factory(file_size_limit=8 * 1024 * 1024)  # type: ignore[operator]
+    (world.folder / "big.bin").write_bytes(os.urandom(6 * 1024 * 1024))
+    world.write_config()
+    world.emu.faults.set(instance_down=True)  # GET /api/instances/ fails: 5 MiB assumed
+    run = world.sync(expect=1)
+    folder = run.json["folders"][0]
+    assert folder["skipped"] == [] and [w["path"] for w in folder["waiting"]] == ["big.bin"]
+    assert "assumed" in folder["waiting"][0]["reason"]
+    world.emu.faults.clear()
+    assert [u["path"] for u in world.sync().json["folders"][0]["uploaded"]] == ["big.bin"]
+
+
 def test_case7_an_unknown_size_limit_is_asked_again_and_its_skips_are_not_settled(
         world_factory: object, tmp_path: Path) -> None:
+    from plane_sync.sync.size_limit import SizeLimit
     from tests.reliability.conftest import open_local
 
     world = world_factory(file_size_limit=8 * 1024 * 1024)  # type: ignore[operator]
@@ -159,11 +174,11 @@ def test_case9_clock_skew_is_named_once_with_the_next_try_and_costs_one_file(
     world.write_config()
     world.emu.faults.set(plane_clock_behind=2 * 3600)  # Plane's clock 2 h behind storage's
     run = world.sync(expect=1)
+    api_writes = [r for r in writes(world.emu.requests()) if r.server == "api"]
+    assert len(api_writes) == 2  # one create and its delete, not three requests per file
     folder = run.json["folders"][0]
     assert "Clock skew" in folder["paused"] and "2.0 hours ahead" in folder["paused"]
     assert len(folder["waiting"]) == 5 and folder["failed"] == []
-    api_writes = [r for r in writes(world.emu.requests()) if r.server == "api"]
-    assert len(api_writes) == 2  # one create and its delete, not three requests per file
     human = world.cli("sync")
     assert human.stdout.count("Clock skew") == 1 and "until" in human.stdout
     world.emu.clear_requests()
