@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from tests.e2e_sync.conftest import World, make_files
+from tests.reliability.conftest import differences
 
 
 def deleting(world: World, folder: Path, state: str, name: str) -> Path:
@@ -58,7 +59,7 @@ def test_case3_two_machines_mirroring_one_share_agree(world: World) -> None:
     (world.folder / "file0001.txt").unlink()
     world.sync(config=config_b)
     world.sync(config=config_a)
-    assert len(world.names()) == 3
+    assert len(world.names()) == 3 and differences(world) == []
     for config in (config_a, config_b):
         assert world.cli("verify", config=config).code == 0
 
