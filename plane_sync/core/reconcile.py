@@ -36,10 +36,10 @@ from plane_sync.core.identity import (
     FileIdentity,
     attachment_name_for,
     external_id_for,
+    hand_upload_names,
     normalize_rel_path,
     parse_external_id,
     path_key_for,
-    plane_sanitize,
 )
 from plane_sync.core.mime import mime_type_for
 from plane_sync.core.models import LocalFile, RemoteAttachment
@@ -176,17 +176,6 @@ def _split_remote(remote: Iterable[RemoteAttachment], source: str) -> _Remote:
     return _Remote(ours, duplicates, theirs)
 
 
-def _names_people_would_see(rel_path: str) -> set[str]:
-    """Names under which a person may have uploaded this file by hand."""
-    names = {attachment_name_for(rel_path)}
-    if "/" not in rel_path:
-        names.add(rel_path)
-        sanitized = plane_sanitize(rel_path)
-        if sanitized:
-            names.add(sanitized)
-    return names
-
-
 _Theirs = dict[tuple[int, str], list[RemoteAttachment]]
 
 
@@ -207,7 +196,7 @@ def _not_comparable_yet(file: LocalFile, rel_path: str, theirs: Iterable[RemoteA
                         policy: Policy) -> RemoteAttachment | None:
     """A person's attachment that may be this very file but whose MD5 Plane has not filled
     in yet (storage_metadata still ``{}``): same name and size."""
-    names = _names_people_would_see(rel_path)
+    names = hand_upload_names(rel_path)
     for attachment in theirs:
         if (attachment.metadata_pending and attachment.size == file.size
                 and attachment.name in names
@@ -220,7 +209,7 @@ def _matches_theirs(file: LocalFile, rel_path: str, theirs: _Theirs) -> bool:
     candidates = theirs.get((file.size, file.md5.lower()))
     if not candidates:
         return False
-    names = _names_people_would_see(rel_path)
+    names = hand_upload_names(rel_path)
     return any(attachment.name in names for attachment in candidates)
 
 

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal, cast
 
 from plane_sync.core.identity import (
-    attachment_name_for,
     external_id_for,
+    hand_upload_names,
     normalize_rel_path,
     parse_external_id,
     path_key_for,
-    plane_sanitize,
 )
 from plane_sync.core.models import LocalFile, RemoteAttachment
 
@@ -59,18 +58,8 @@ class Rules:
     limit_known: bool = True
 
 
-def _names(rel_path: str) -> set[str]:
-    names = {attachment_name_for(rel_path)}
-    if "/" not in rel_path:
-        names.add(rel_path)
-        cleaned = plane_sanitize(rel_path)
-        if cleaned:
-            names.add(cleaned)
-    return names
-
-
 def _theirs_match(file: LocalFile, rel_path: str, theirs: Sequence[RemoteAttachment]) -> bool:
-    names = _names(rel_path)
+    names = hand_upload_names(rel_path)
     return any(a.name in names and a.size == file.size and a.etag_md5
                and a.etag_md5.lower() == file.md5.lower()
                and (a.content_length is None or a.content_length == file.size)

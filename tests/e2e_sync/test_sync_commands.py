@@ -73,6 +73,30 @@ def test_expired_policies_are_told_once_and_retried_at_a_printed_time(world: Wor
     assert len(done["uploaded"]) == 3 and done["paused"] is None
 
 
+def test_a_failed_upload_exits_1_is_reported_and_tried_again_at_its_time(world: World) -> None:
+    make_files(world.folder, 2)
+    world.write_config()
+    world.emu.faults.set(storage_error_rate=1.0)  # the storage host keeps answering 503
+    run = world.sync(expect=1)
+    folder = run.json["folders"][0]
+    assert {f["path"] for f in folder["failed"]} == {"file0000.txt", "file0001.txt"}
+    assert world.uploaded(include_pending=True) == []  # the pending ones were cleaned up
+    (info,) = world.cli("status", "--json").json["folders"]
+    assert info["state"] == "error" and all(f["next_retry_at"] for f in info["failed"])
+
+    # A rerun before the retry time tries one file (the probe), not both: still exit 1.
+    world.emu.clear_requests()
+    again = world.sync(expect=1).json["folders"][0]
+    assert len(again["failed"]) == 2
+    assert any("next try" in f["reason"] for f in again["failed"])
+    creates = [r for r in world.emu.requests() if r.server == "api" and r.method == "POST"]
+    assert len(creates) == 1
+    # The storage host is back: the probe succeeds, and the run catches up with both.
+    world.emu.faults.clear()
+    done = world.sync().json["folders"][0]
+    assert len(done["uploaded"]) == 2 and done["failed"] == []
+
+
 def test_status_after_a_sync_shows_folders_and_skips(world: World) -> None:
     make_files(world.folder, 3)
     (world.folder / "empty.txt").write_bytes(b"")
