@@ -101,4 +101,3 @@ def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],
                  f"{files_done} file(s) of it {verb}")
     print(f"plane-sync: interrupted{where}; what is uploaded stays uploaded, "
           "the next sync does the rest", file=sys.stderr)
-

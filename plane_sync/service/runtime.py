@@ -76,12 +76,6 @@ def open_state(config: Config) -> StateDB:
     return StateDB(private_database(ensure_state_dir(config.state_dir) / STATE_FILE))
 
 
-def size_limit_for(config: Config, client: PlaneClient) -> int:
-    if config.plane.file_size_limit is not None:
-        return config.plane.file_size_limit
-    return client.file_size_limit()
-
-
 def size_limit_source(config: Config, client: PlaneClient) -> SizeLimit:
     """The configured limit, or the server's, asked again while unknown (see SizeLimit)."""
     if config.plane.file_size_limit is not None:
