@@ -21,6 +21,9 @@ class PassReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     held: str | None = None
+    paused: str | None = None  # every upload is held back for a while, and why
+    next_check: dict[str, float] = field(default_factory=dict)  # waiting path -> wall time
+    differences: list[tuple[str, str]] = field(default_factory=list)  # verify: (path, what)
     unavailable: str | None = None
     error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
@@ -30,6 +33,19 @@ class PassReport:
     @property
     def ok(self) -> bool:
         return not self.failed and self.unavailable is None and self.error is None
+
+    @property
+    def in_sync_now(self) -> bool:
+        """Whether the work item holds exactly the folder's files after this pass: nothing
+        failed, waits, is held or paused, and the folder could be compared at all."""
+        return (self.ok and not self.waiting and not self.held and self.paused is None
+                and not self.differences)
+
+    def wait(self, rel_path: str, reason: str, next_check: float | None = None) -> None:
+        """Leave ``rel_path`` waiting; ``next_check`` (wall clock): when to look again."""
+        self.waiting.append((rel_path, reason))
+        if next_check is not None:
+            self.next_check[rel_path] = min(next_check, self.next_check.get(rel_path, next_check))
 
 
 class StopFlag(Protocol):
