@@ -12,6 +12,8 @@ from typing import cast
 from plane_sync.config.reader import Problems, Section
 from plane_sync.config.types import (
     DEFAULT_EXCLUDES,
+    DEFAULT_IO_TIMEOUT,
+    DEFAULT_REHASH_INTERVAL,
     FolderConfig,
     OnChange,
     OnDelete,
@@ -23,7 +25,8 @@ from plane_sync.config.values import normalize_identifier, normalize_uuid, show
 from plane_sync.local.ignore import IgnoreRules
 
 SETTING_KEYS = ("include", "exclude", "exclude_defaults", "recurse", "on_change", "on_delete",
-                "watch", "poll_interval", "settle", "rescan_interval")
+                "watch", "poll_interval", "settle", "rescan_interval", "rehash_interval",
+                "io_timeout")
 FOLDER_KEYS = ("path", "work_item", "work_items", "project", *SETTING_KEYS)
 
 
@@ -41,6 +44,8 @@ class Settings:
     poll_interval: float = 30.0
     settle: float = 2.0
     rescan_interval: float = 600.0
+    rehash_interval: float = DEFAULT_REHASH_INTERVAL
+    io_timeout: float = DEFAULT_IO_TIMEOUT
 
 
 def read_settings(sec: Section | None, inherited: Settings) -> Settings:
@@ -63,6 +68,9 @@ def read_settings(sec: Section | None, inherited: Settings) -> Settings:
         poll_interval=sec.seconds("poll_interval", inherited.poll_interval),
         settle=sec.seconds("settle", inherited.settle, allow_zero=True),
         rescan_interval=sec.seconds("rescan_interval", inherited.rescan_interval),
+        rehash_interval=sec.seconds("rehash_interval", inherited.rehash_interval,
+                                    allow_zero=True),
+        io_timeout=sec.seconds("io_timeout", inherited.io_timeout),
     )
 
 
@@ -100,6 +108,7 @@ def read_folders(root: Section, defaults: Settings) -> list[tuple[FolderConfig, 
             on_delete=cast(OnDelete, settings.on_delete), watch=cast(WatchMode, settings.watch),
             poll_interval=settings.poll_interval, settle=settings.settle,
             rescan_interval=settings.rescan_interval, key=_folder_key(path),
+            rehash_interval=settings.rehash_interval, io_timeout=settings.io_timeout,
         )
         folders.append((folder, place))
     return folders

@@ -42,6 +42,7 @@ from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.sync.targets import Target
+from plane_sync.sync.unseen import beneath, under_any, unseen_dirs
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +85,10 @@ class Engine:
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
                            settle_ns=int(settle * 1e9), settled=settled,
-                           hash_limit=self.size_limit)
+                           hash_limit=self.size_limit,
+                           rehash_after=folder.rehash_interval or None)
+        report.fingerprint, report.hashed = scan.fingerprint, scan.hashed
+        report.hashed_bytes = scan.hashed_bytes
         if not scan.available:
             # Missing or unreadable (an unmounted share looks like this): nothing to upload
             # and nothing may be deleted, so Plane is not even asked.
@@ -107,14 +111,17 @@ class Engine:
         # Files that exist but were not taken (still written, unreadable) are not gone.
         unsettled = [p.rel_path for p in scan.problems
                      if not p.is_dir and p.kind in ("changing", "unreadable")]
+        unseen = unseen_dirs(scan)
         if not self.dry_run:
             self.recovery.recover(target, remote)
-            if _deletions_safe(scan):
+            if not unseen:
                 self.recovery.sweep_orphans(target, scan, set(unsettled))
         policy = Policy(external_source=self.external_source, on_change=folder.on_change,
                         on_delete=folder.on_delete, size_limit=self.size_limit,
-                        folder_available=_deletions_safe(scan))
-        actions = plan(scan.files, remote, policy, unsettled=unsettled)
+                        folder_available=scan.available)
+        # A directory the scan could not see into holds back only what is below it.
+        visible = [a for a in remote if not beneath(a, unseen, self.external_source)]
+        actions = plan(scan.files, visible, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
@@ -138,9 +145,13 @@ class Engine:
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
         if scan.available and not self.dry_run:
-            seen = {f.rel_path for f in scan.files}
+            # Hashes go only with their files: one still being written, unreadable, or in a
+            # directory that could not be listed keeps its hash for when it is seen again.
+            cache = self._hash_cache(target.key)
+            seen = {f.rel_path for f in scan.files} | set(unsettled)
+            seen |= {p for p in cache.paths() if under_any(p, unseen)}
             self.state.prune_hashes(target.key, seen)
-            self._hash_cache(target.key).retain(seen)
+            cache.retain(seen)
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
             if finished:
                 self._forget_failures(target, report)
@@ -369,10 +380,3 @@ def _storage_trouble(exc: UploadError) -> bool:
     # A plain storage-step UploadError: the storage host could not be reached.
     return type(exc) is UploadError and exc.step == "storage"
 
-
-def _deletions_safe(scan: ScanResult) -> bool:
-    """Whether the scan saw every file that could be there: a directory it could not list,
-    or did not enter (another filesystem mounted inside, a loop, too deep), may hold files
-    that would otherwise look deleted."""
-    return scan.complete and not any(
-        p.is_dir and p.kind in ("mount", "loop", "too_deep") for p in scan.problems)

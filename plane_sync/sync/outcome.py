@@ -23,6 +23,9 @@ class PassReport:
     error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
     api_calls: int = 0
+    fingerprint: int = 0  # of the scan's listing (see ScanResult.fingerprint)
+    hashed: int = 0  # files read this pass, and their bytes
+    hashed_bytes: int = 0
 
     @property
     def ok(self) -> bool:

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plane_sync.errors import StateError
-from plane_sync.local.scan import FileKey
-from plane_sync.sync.hash_cache import FolderHashCache
+from plane_sync.sync.hash_cache import FolderHashCache, HashRow
 from plane_sync.sync.records import (
     MAX_RETRY_DELAY,
     DaemonStatus,
@@ -80,6 +79,13 @@ _MIGRATIONS: tuple[str, ...] = (
         folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, external_id TEXT NOT NULL,
         rel_path TEXT NOT NULL, created_at REAL NOT NULL,
         PRIMARY KEY (work_item_id, external_id));
+    """,
+    # 3: ctime joins the hash key (-1: stored before, see hash_cache.LEGACY_CTIME), and when
+    # a file was read, for the periodic re-hash of shares whose keys cannot see every write.
+    """
+    ALTER TABLE hashes ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT -1;
+    ALTER TABLE hashes ADD COLUMN hashed_at REAL NOT NULL DEFAULT 0;
+    UPDATE hashes SET hashed_at = CAST(strftime('%s', 'now') AS REAL);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -200,16 +206,19 @@ class StateDB:
         ``flush()``) so the last batch is stored; a lost batch only costs re-hashing.
         """
         rows = self._query(
-            "SELECT rel_path, dev, ino, size, mtime_ns, sha256, md5 FROM hashes "
-            "WHERE folder_key = ?", (folder_key,))
+            "SELECT rel_path, dev, ino, size, mtime_ns, ctime_ns, sha256, md5, hashed_at "
+            "FROM hashes WHERE folder_key = ?", (folder_key,))
         known = {str(r[0]): tuple(r[1:]) for r in rows}
         return FolderHashCache(folder_key, known, store=self._put_hashes)
 
-    def _put_hashes(self, folder_key: str,
-                    batch: list[tuple[FileKey, str, str]]) -> None:
+    def _put_hashes(self, folder_key: str, batch: list[HashRow]) -> None:
         with self._transaction() as conn:
-            conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             [(folder_key, *key, sha256, md5) for key, sha256, md5 in batch])
+            conn.executemany(
+                "INSERT OR REPLACE INTO hashes (folder_key, rel_path, dev, ino, size, "
+                "mtime_ns, ctime_ns, sha256, md5, hashed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(folder_key, *key, sha256, md5, hashed_at)
+                 for key, sha256, md5, hashed_at in batch])
 
     def prune_hashes(self, folder_key: str, seen_rel_paths: Iterable[str]) -> int:
         """Forget hashes of files no longer seen; returns how many were dropped."""
