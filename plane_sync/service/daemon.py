@@ -52,6 +52,7 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.heartbeat import Heartbeat
+from plane_sync.service.passes import PassGovernor
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
@@ -82,6 +83,7 @@ class Daemon:
         self._reload = threading.Event()
         self._folders: dict[str, FolderRun] = {}
         self.schedule = Scheduler()
+        self.governor = PassGovernor()
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
@@ -190,6 +192,7 @@ class Daemon:
         run = self._folders.pop(key)
         for target_key in run.targets:
             self.schedule.forget(target_key)
+            self.governor.forget(target_key)
             if forget and self._state is not None:
                 self._state.remove_folder(target_key)
                 if self._engine is not None:
@@ -260,7 +263,13 @@ class Daemon:
                 return
             target = self._target(key)
             self.schedule.take(key)
-            if target is not None and not self._pass(target, time.monotonic()):
+            if target is None:
+                continue
+            allowed = self.governor.next_allowed(key, now, where=str(target.root))
+            if allowed > now:  # coalesced into a later pass (see service/passes.py)
+                self.schedule.mark(key, allowed)
+                continue
+            if not self._pass(target, time.monotonic()):
                 return
 
     def _accept_batch(self, batch: Batch, now: float) -> None:
@@ -269,6 +278,8 @@ class Daemon:
             return
         log.debug("batch.taken", folder=str(run.folder.path), reason=batch.reason,
                   paths=None if batch.paths is None else len(batch.paths))
+        for key in run.targets:
+            self.governor.note_trigger(key, batch.reason)
         run.accept_batch(batch, now, self.schedule)
 
     def _rescan(self, run: FolderRun, now: float) -> None:
@@ -331,6 +342,7 @@ class Daemon:
                             note=f"still changing after {settler.max_wait:.0f}s: taken as is")
             return verdict != "changing"
 
+        mark = settler.begin(target.key)
         try:
             report = self._engine_for().sync_target(target, settled=settled)
         except AuthError as exc:
@@ -351,12 +363,17 @@ class Daemon:
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
                   uploaded=len(report.uploaded), deleted=len(report.deleted),
                   failed=len(report.failed), waiting=len(report.waiting),
+                  hashed=report.hashed, hashed_bytes=report.hashed_bytes,
                   ms=round((later - now) * 1000))
-        waiting = {path for path, _ in report.waiting}
-        settler.retain(target.key, waiting)  # forget files that settled or went away
-        if waiting and not self._stop.is_set():
+        if report.unavailable is None and report.error is None:
+            settler.end(target.key, mark)  # forget files that went away or are cached now
+        self.governor.record(target.key, now, report,
+                             rescan_interval=target.folder.rescan_interval)
+        if report.waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
-            self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+            self.schedule.mark(target.key, later + run.recheck_delay(target.key))
+        else:
+            run.nothing_waiting(target.key)
         if report.failed:
             self._schedule_retry(target, later)
         if self.on_pass is not None:

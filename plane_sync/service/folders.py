@@ -19,6 +19,7 @@ from plane_sync.service.scheduler import BACKOFF_FIRST, BACKOFF_MAX, Scheduler
 from plane_sync.sync.targets import Target, TargetProblem
 
 CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
+RECHECK_MAX = 30.0  # longest wait between two looks at files that keep changing
 
 
 @dataclass
@@ -31,6 +32,7 @@ class FolderRun:
     available: bool = True
     next_rescan: float = 0.0
     unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
+    waiting_streak: dict[str, int] = field(default_factory=dict)  # passes with files waiting
 
     @classmethod
     def start(cls, folder: FolderConfig, *, watch_mode: str, now: float) -> FolderRun:
@@ -70,6 +72,20 @@ class FolderRun:
                 schedule.mark(key, now)
             else:  # a new or renamed subfolder: map the folder again
                 self.next_rescan = now
+
+    def recheck_delay(self, key: str) -> float:
+        """When to look again at a target whose files are still settling: after ``settle``,
+        then twice as long each time files are still found changing, up to ten settle
+        times (at most RECHECK_MAX). A file written for minutes must not cost a pass (a
+        Plane listing, a walk of the share) every settle seconds."""
+        streak = self.waiting_streak.get(key, 0)
+        self.waiting_streak[key] = streak + 1
+        settle = max(self.folder.settle, 0.2)
+        delay: float = settle * 2.0 ** min(streak, 16)
+        return min(delay, max(settle, min(RECHECK_MAX, 10 * settle)))
+
+    def nothing_waiting(self, key: str) -> None:
+        self.waiting_streak.pop(key, None)
 
     def plan_next_rescan(self, now: float, jitter: float) -> None:
         interval = self.folder.rescan_interval
