@@ -39,10 +39,10 @@ class NullSink:
     def rescan(self, key: str, reason: str) -> None:
         raise AssertionError(reason)
 
-    def folder_unavailable(self, key: str, reason: str) -> None:
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None:
         raise AssertionError(reason)
 
-    def folder_available(self, key: str) -> None:
+    def folder_available(self, key: str, source: str = "watch") -> None:
         raise AssertionError("the folder never went away")
 
 

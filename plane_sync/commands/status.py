@@ -81,7 +81,8 @@ def run(config: Config, args: argparse.Namespace) -> int:
               "(plane-sync run)")
     for f in info["folders"]:
         print(f"\n{f['work_item']}  {f['path']}")
-        print(f"  state: {f['state']}" + (f" ({f['reason']})" if f["reason"] else ""))
+        state = f["state"].replace("_", " ")  # "not responding"
+        print(f"  state: {state}" + (f" ({f['reason']})" if f["reason"] else ""))
         print(f"  last sync: {_when(f['last_sync_at'])}; {f['in_sync']} in sync, "
               f"{f['pending']} pending, {len(f['failed'])} failed, "
               f"{len(f['skipped'])} skipped")

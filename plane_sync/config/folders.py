@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -167,11 +168,15 @@ def _target_label(target: SingleTarget | SubfolderTarget) -> str | None:
     return None
 
 
+Resolve = Callable[[Path], str]
+
+
 def check_folder_overlaps(folders: list[tuple[FolderConfig, str]], state_dir: Path,
-                           problems: Problems) -> None:
-    """Each file must belong to one folder, and each work item to one folder."""
+                           problems: Problems, *, resolve: Resolve = os.path.realpath) -> None:
+    """Each file must belong to one folder, and each work item to one folder. ``resolve``
+    gives a folder's real path (``os.path.abspath`` where folders must not be touched)."""
     # Compare real paths too, so that a symlink to another folder is caught as well.
-    real = [Path(os.path.realpath(folder.path)) for folder, _ in folders]
+    real = [Path(resolve(folder.path)) for folder, _ in folders]
     for index, (folder, place) in enumerate(folders):
         for other_index, (other, other_place) in enumerate(folders[:index]):
             here, there = real[index], real[other_index]
@@ -213,11 +218,12 @@ def would_sync(folder: FolderConfig, real_root: Path, file: Path) -> bool:
 
 
 def check_secret_files(folders: list[tuple[FolderConfig, str]],
-                       secrets: list[tuple[str, Path, str]], problems: Problems) -> None:
+                       secrets: list[tuple[str, Path, str]], problems: Problems, *,
+                       resolve: Resolve = os.path.realpath) -> None:
     """A file holding the API key must never be synced: it would become an attachment
     that every member of the project can download. ``secrets``: (place, path, what)."""
     for folder, place in folders:
-        real_root = Path(os.path.realpath(folder.path))
+        real_root = Path(resolve(folder.path))
         for secret_place, path, what in secrets:
             if would_sync(folder, real_root, path):
                 problems.add(secret_place, f"{path} ({what}) is inside {place} "

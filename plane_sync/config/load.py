@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from plane_sync.config.folders import (
     SETTING_KEYS,
+    Resolve,
     Settings,
     check_folder_overlaps,
     check_secret_files,
@@ -96,7 +97,10 @@ def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, 
     )
 
 
-def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
+def load_config(path: Path, env: Mapping[str, str] = os.environ, *,
+                touch_folders: bool = True) -> Config:
+    """``touch_folders=False`` (``status``): folder paths are compared as written, never
+    resolved on disk, so that a hung share cannot hang the command."""
     path = Path(path).absolute()
     try:
         text = path.read_text(encoding="utf-8")
@@ -105,7 +109,8 @@ def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
         raise ConfigError([f"cannot read the file: {exc.strerror}"], source=str(path)) from None
     except UnicodeDecodeError:
         raise ConfigError(["the file is not UTF-8 text"], source=str(path)) from None
-    return _build(text, source=str(path), env=env, base_dir=path.parent, file_mode=mode)
+    return _build(text, source=str(path), env=env, base_dir=path.parent, file_mode=mode,
+                  resolve=os.path.realpath if touch_folders else os.path.abspath)
 
 
 def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] = os.environ,
@@ -115,7 +120,7 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
 
 
 def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
-           file_mode: int | None) -> Config:
+           file_mode: int | None, resolve: Resolve = os.path.realpath) -> Config:
     problems = Problems()
     warnings: list[str] = []
     data = load_yaml(text, problems)
@@ -137,8 +142,8 @@ def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
         defaults_section.check_keys(SETTING_KEYS)
     defaults = read_settings(defaults_section, Settings())
     folders = read_folders(root, defaults)
-    check_folder_overlaps(folders, state_dir, problems)
-    check_secret_files(folders, secret_files, problems)
+    check_folder_overlaps(folders, state_dir, problems, resolve=resolve)
+    check_secret_files(folders, secret_files, problems, resolve=resolve)
     log = _read_log(root.section("log"))
     if problems or plane is None:
         raise ConfigError(problems.items, source=source)

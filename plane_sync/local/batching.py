@@ -6,7 +6,10 @@ batch's first hint. More than ``cap`` distinct paths, or an explicit :meth:`Chan
 turns the batch into a whole-folder rescan (``paths is None``).
 
 The queue also carries folder availability (a share that was unmounted and came back), so one
-``Condition`` wakes the daemon for everything the watcher has to say. The clock is injectable:
+``Condition`` wakes the daemon for everything the watcher has to say. Several observers may
+find a folder unavailable for their own reasons (``source``: "watch" the root is missing,
+"mount" its share was unmounted, "io" its filesystem does not answer); it is available again
+once every one of them says so. The clock is injectable:
 tests drive ``now`` by hand and never sleep.
 """
 
@@ -31,9 +34,9 @@ class ChangeSink(Protocol):
 
     def rescan(self, key: str, reason: str) -> None: ...
 
-    def folder_unavailable(self, key: str, reason: str) -> None: ...
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None: ...
 
-    def folder_available(self, key: str) -> None: ...
+    def folder_available(self, key: str, source: str = "watch") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class FolderStatus:
     key: str
     available: bool
     reason: str
+    source: str = "watch"  # who found it unavailable (see the module docstring)
 
 
 @dataclass
@@ -74,7 +78,7 @@ class ChangeQueue:
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
         self._status: list[FolderStatus] = []
-        self._unavailable: dict[str, str] = {}
+        self._unavailable: dict[str, dict[str, str]] = {}  # key -> {source: reason}
         self._woken = False
 
     # -- the sink side (watcher threads) -------------------------------------------------
@@ -106,20 +110,28 @@ class ChangeQueue:
                 pending.reasons.append(reason)
             self._cond.notify_all()
 
-    def folder_unavailable(self, key: str, reason: str) -> None:
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None:
         with self._cond:
-            if key in self._unavailable:
+            causes = self._unavailable.setdefault(key, {})
+            if source in causes:
                 return
-            self._unavailable[key] = reason
+            causes[source] = reason
             self._pending.pop(key, None)  # scanning a missing folder would look like deletions
-            self._status.append(FolderStatus(key, False, reason))
+            self._status.append(FolderStatus(key, False, reason, source))
             self._cond.notify_all()
 
-    def folder_available(self, key: str) -> None:
+    def folder_available(self, key: str, source: str = "watch") -> None:
         with self._cond:
-            if self._unavailable.pop(key, None) is None:
+            causes = self._unavailable.get(key)
+            if causes is None or causes.pop(source, None) is None:
                 return
-            self._status.append(FolderStatus(key, True, "folder is back"))
+            if causes:  # still unavailable for another reason: say which
+                other, reason = next(iter(causes.items()))
+                self._status.append(FolderStatus(key, False, reason, other))
+                self._cond.notify_all()
+                return
+            del self._unavailable[key]
+            self._status.append(FolderStatus(key, True, "folder is back", source))
         self.rescan(key, "folder is back")
 
     # -- the daemon side ---------------------------------------------------------------
@@ -143,9 +155,10 @@ class ChangeQueue:
             return changes
 
     def unavailable(self) -> dict[str, str]:
-        """Folders currently unavailable, with the reason."""
+        """Folders currently unavailable, with the reason (the latest cause)."""
         with self._cond:
-            return dict(self._unavailable)
+            return {key: list(causes.values())[-1]
+                    for key, causes in self._unavailable.items()}
 
     def next_due(self) -> float | None:
         """Clock time at which the earliest pending batch is due (None: nothing pending)."""

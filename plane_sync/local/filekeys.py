@@ -68,7 +68,7 @@ class KeyPolicy:
 LOCAL = KeyPolicy()
 
 
-def _is_fuse(fstype: str) -> bool:
+def is_fuse(fstype: str) -> bool:
     # "fuseblk" (ntfs-3g and the like) sits on a block device with real inode numbers.
     return fstype == "fuse" or fstype.startswith("fuse.")
 
@@ -87,7 +87,7 @@ def key_policy(real_root: str, root_dev: int, mounts: list[Mount]) -> KeyPolicy:
     mount = mount_holding(real_root, candidates) if candidates else None
     if mount is None or mount.fstype == "unknown":
         mount = mount_holding(real_root, mounts)
-    fuse = _is_fuse(mount.fstype)
+    fuse = is_fuse(mount.fstype)
     if not fuse and not is_network_filesystem(mount.fstype):
         return LOCAL
     return KeyPolicy(volume_number(mount), trust_inode=not fuse, trust_ctime=not fuse)

@@ -3,14 +3,21 @@
 One pass is one ``os.scandir`` walk with an ``lstat`` per file, within ~15-25% of the cheapest
 possible walk that keeps nothing (bench/bench_poll.py measures the ratio), far from watchdog's
 PollingObserver which re-walks every second and keeps ~1 KiB per file. A :data:`Snapshot` is
-nested per directory: ``{dir_prefix: DirFiles(names, sizes, mtimes_ns, inodes)}`` with ``""``
-for the root and ``"a/b/"`` below it, regular files only. The difference between two snapshots
-(POSIX paths relative to the root) is reported to the same
+nested per directory: ``{dir_prefix: DirFiles(names, sizes, mtimes_ns, inodes, modes,
+ctimes_ns)}`` with ``""`` for the root and ``"a/b/"`` below it, regular files only. The
+difference between two snapshots (POSIX paths relative to the root) is reported to the same
 :class:`~plane_sync.local.batching.ChangeSink` the inotify watcher feeds.
+
+The mode is in the signature so that a chmod that makes an unreadable file readable is seen
+(it changes nothing else). Inode and ctime are left out (empty columns, ``full=False``) on
+FUSE shares, where the FUSE layer makes them up (see :mod:`plane_sync.local.filekeys`): a
+remount or a forgotten inode would look like every file changed.
 
 A pass never turns an unreadable tree into deletions: if the root is unavailable the pass is
 dropped and the folder reported unavailable; a subdirectory that fails with anything but
-"does not exist" keeps its previous entries (and those of everything below it).
+"does not exist" keeps its previous entries (and those of everything below it). A pass runs
+inside an I/O watchdog section (:mod:`plane_sync.local.iowatch`) with a beat per file, so a
+hung share is reported as not responding instead of silently stopping the polls.
 """
 
 from __future__ import annotations
@@ -25,23 +32,30 @@ from typing import NamedTuple
 
 import structlog
 
+from plane_sync.local import iowatch
 from plane_sync.local.batching import DEFAULT_CAP, ChangeSink
+from plane_sync.local.iowatch import FolderIO
 from plane_sync.local.roots import RootProbe
 
-Signature = tuple[int, int, int]  # size, mtime_ns, inode
+Signature = tuple[int, ...]  # size, mtime_ns, then inode, mode, ctime_ns where kept
 
 
 class DirFiles(NamedTuple):
-    """One directory's regular files, as parallel columns in listing order."""
+    """One directory's regular files, as parallel columns in listing order (a column not
+    kept is empty)."""
 
     names: tuple[str, ...]
     sizes: tuple[int, ...]
     mtimes_ns: tuple[int, ...]
     inodes: tuple[int, ...]
+    modes: tuple[int, ...] = ()
+    ctimes_ns: tuple[int, ...] = ()
 
     def signatures(self) -> dict[str, Signature]:
-        return dict(zip(self.names, zip(self.sizes, self.mtimes_ns, self.inodes, strict=True),
-                        strict=True))
+        count = len(self.names)
+        columns = [c for c in (self.sizes, self.mtimes_ns, self.inodes, self.modes,
+                               self.ctimes_ns) if len(c) == count]
+        return dict(zip(self.names, zip(*columns, strict=True), strict=True))
 
 
 Snapshot = dict[str, DirFiles]  # "" (the root) or "a/b/" -> that directory's files
@@ -64,18 +78,22 @@ _VANISHED = (errno.ENOENT, errno.ENOTDIR)
 _size = attrgetter("st_size")
 _mtime_ns = attrgetter("st_mtime_ns")
 _inode = attrgetter("st_ino")
+_mode = attrgetter("st_mode")
+_ctime_ns = attrgetter("st_ctime_ns")
 
 
 class RootUnavailable(OSError):
     """The root itself could not be listed."""
 
 
-def _read_dir(path: str, prefix: str, stack: list[tuple[str, str]]) -> DirFiles:
+def _read_dir(path: str, prefix: str, stack: list[tuple[str, str]], full: bool) -> DirFiles:
     """List one directory: its regular files; its subdirectories go on ``stack``."""
     names: list[str] = []
     stats: list[os.stat_result] = []
+    beat = iowatch.beat
     with os.scandir(path) as entries:
         for entry in entries:
+            beat()
             try:
                 if entry.is_file(follow_symlinks=False):
                     stats.append(entry.stat(follow_symlinks=False))
@@ -85,16 +103,18 @@ def _read_dir(path: str, prefix: str, stack: list[tuple[str, str]]) -> DirFiles:
             except OSError:
                 continue  # vanished between listing and stat: the next pass sees it
     return DirFiles(tuple(names), tuple(map(_size, stats)), tuple(map(_mtime_ns, stats)),
-                    tuple(map(_inode, stats)))
+                    tuple(map(_inode, stats)) if full else (), tuple(map(_mode, stats)),
+                    tuple(map(_ctime_ns, stats)) if full else ())
 
 
-def snapshot_tree(root: Path, previous: Mapping[str, DirFiles] | None = None) -> Snapshot:
+def snapshot_tree(root: Path, previous: Mapping[str, DirFiles] | None = None, *,
+                  full: bool = True) -> Snapshot:
     """Walk ``root``; regular files only, symlinks not followed.
 
     Raises :class:`RootUnavailable` when the root cannot be listed. A subdirectory that
     cannot be listed (or fails mid-listing) for another reason than having vanished keeps its
     entries, and those of the directories below it, from ``previous`` (an I/O error on a share
-    must not look like deleted files).
+    must not look like deleted files). ``full=False`` leaves inodes and ctimes out.
     """
     root_str = os.fspath(root)
     snap: Snapshot = {}
@@ -104,7 +124,7 @@ def snapshot_tree(root: Path, previous: Mapping[str, DirFiles] | None = None) ->
         path, prefix = stack.pop()
         pushed = len(stack)
         try:
-            snap[prefix] = _read_dir(path, prefix, stack)
+            snap[prefix] = _read_dir(path, prefix, stack, full)
         except OSError as exc:
             if not prefix:
                 raise RootUnavailable(exc.errno, exc.strerror, root_str) from exc
@@ -147,48 +167,86 @@ def diff_snapshots(old: Mapping[str, DirFiles], new: Mapping[str, DirFiles]) -> 
 class FolderPoller:
     """Polls one folder every ``interval`` seconds on its own thread.
 
-    The first pass is a silent baseline (the daemon scans at start-up anyway); :meth:`start`
-    waits for it (up to ``baseline_timeout``) so that a scan started afterwards misses nothing.
+    The first pass is a silent baseline (the daemon scans at start-up anyway). :meth:`start`
+    waits for it up to ``baseline_timeout`` so that a scan started afterwards misses nothing;
+    a baseline that comes later (a slow or hung share) asks for a rescan of the folder when
+    it is done, which restores that promise.
     """
 
     def __init__(self, key: str, root: Path, sink: ChangeSink, *, interval: float,
                  cap: int = DEFAULT_CAP, probe: RootProbe | None = None,
                  root_check_interval: float = 5.0,
-                 on_pass: Callable[[int], None] | None = None) -> None:
+                 on_pass: Callable[[int], None] | None = None, full: bool = True,
+                 io: FolderIO | None = None) -> None:
         self.key = key
         self.root = root
         self.interval = interval
         self.cap = cap
+        self.full = full
         self._sink = sink
         self._probe = probe or RootProbe(root)
         self._root_check_interval = min(root_check_interval, interval)
         self._on_pass = on_pass
+        self._io = io
         self._snapshot: Snapshot | None = None
         self._unavailable = False
         self._stop = threading.Event()
         self._baseline = threading.Event()
+        self._baseline_late = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"poll:{key}", daemon=True)
 
-    def start(self, baseline_timeout: float | None = 60.0) -> None:
-        self._thread.start()
-        self._baseline.wait(baseline_timeout)
+    @property
+    def unavailable(self) -> bool:
+        """Whether this poller reported its folder unavailable (and not back since)."""
+        return self._unavailable
 
-    def stop(self) -> None:
+    def start(self, baseline_timeout: float | None = 60.0) -> bool:
+        """Start polling and wait up to ``baseline_timeout`` for the baseline (None: do not
+        wait; call :meth:`wait_baseline`). True when it was taken in time."""
+        self._thread.start()
+        if baseline_timeout is None:
+            return self._baseline.is_set()
+        return self.wait_baseline(baseline_timeout)
+
+    def wait_baseline(self, timeout: float) -> bool:
+        """Wait for the baseline; if it does not come in time, it asks for a rescan of the
+        folder once it is done."""
+        if self._baseline.wait(timeout):
+            return True
+        with self._lock:
+            self._baseline_late = not self._baseline.is_set()
+            return not self._baseline_late
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop polling; False when the thread is still held by the filesystem after
+        ``timeout`` (it stops, reporting nothing more, once its call returns)."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def poll_once(self) -> list[str]:
         """One pass: report and return the changed paths (also usable without the thread)."""
+        with iowatch.fs_section("poll"):
+            return self._poll()
+
+    def _poll(self) -> list[str]:
+        if self._probe.mount_moved():
+            return []  # the watcher decides: share unmounted, arrived or replaced
         reason = self._probe.check()
         if reason is None:
             try:
-                new = snapshot_tree(self.root, self._snapshot)
+                new = snapshot_tree(self.root, self._snapshot, full=self.full)
             except RootUnavailable as exc:
                 reason = f"folder root cannot be listed: {exc.strerror}"
             else:
                 # The share may have gone away during the walk: then the pass proves nothing.
+                if self._probe.mount_moved():
+                    return []
                 reason = self._probe.check()
+        if self._stop.is_set():
+            return []  # stopped (or replaced) while the filesystem held us: say nothing
         if reason is not None:
             if not self._unavailable:
                 self._unavailable = True
@@ -215,16 +273,28 @@ class FolderPoller:
             self._on_pass(len(changed))
         return changed
 
-    def _run(self) -> None:
+    def _first_pass(self) -> None:
         try:
             self.poll_once()
         except Exception:
             log.exception("poll.failed", folder=self.key)
         finally:
-            self._baseline.set()
-        while not self._stop.wait(self._root_check_interval if self._unavailable
-                                  else self.interval):
-            try:
-                self.poll_once()
-            except Exception:  # keep polling: one bad pass must not blind the folder for good
-                log.exception("poll.failed", folder=self.key)
+            with self._lock:
+                self._baseline.set()
+                late = self._baseline_late
+        if late and not self._stop.is_set():
+            # Nobody waited for this baseline: a scan that ran meanwhile may have missed
+            # what changed before it was taken.
+            self._sink.rescan(self.key, "first look at the folder done")
+
+    def _run(self) -> None:
+        with iowatch.using(self._io):
+            self._first_pass()
+            while not self._stop.wait(self._root_check_interval if self._unavailable
+                                      else self.interval):
+                try:
+                    self.poll_once()
+                except iowatch.FolderNotResponding:
+                    return
+                except Exception:  # keep polling: one bad pass must not blind the folder
+                    log.exception("poll.failed", folder=self.key)

@@ -40,6 +40,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from plane_sync.core.models import LocalFile
 from plane_sync.errors import LocalFileError
+from plane_sync.local import iowatch
 from plane_sync.local.filekeys import FileKey, KeyPolicy, key_policy, rehash_due
 from plane_sync.local.hashing import hash_file_identified
 from plane_sync.local.ignore import IgnoreRules
@@ -147,6 +148,16 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
     Files larger than ``hash_limit`` are listed unhashed (empty sha256/md5): they are over
     Plane's size limit and will only be skipped, so reading gigabytes would be wasted.
     """
+    with iowatch.fs_section("scan"):
+        return _scan(root, rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
+                     now_ns=now_ns, cross_mounts=cross_mounts, settled=settled,
+                     hash_limit=hash_limit, rehash_after=rehash_after)
+
+
+def _scan(root: Path, rules: IgnoreRules, *, recurse: bool, cache: HashCache | None,
+          settle_ns: int, now_ns: int | None, cross_mounts: bool,
+          settled: SettledCheck | None, hash_limit: int | None,
+          rehash_after: float | None) -> ScanResult:
     try:
         root_fd = os.open(root, _DIR_FLAGS)
     except OSError as exc:
@@ -249,7 +260,9 @@ class _Walker:
                      depth: int) -> None:
         self.dirs += 1
         subdirs: list[str] = []
+        beat = iowatch.beat
         for entry in entries:
+            beat()  # one more entry listed: the I/O watchdog sees progress
             rel = prefix + entry.name
             try:
                 is_link = entry.is_symlink()

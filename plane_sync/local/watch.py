@@ -21,6 +21,22 @@ What watchdog 7.1 does not tell a handler, and how it is covered here:
 * The root deleted (or a share unmounted below a local mount point): the emitter stops. A
   supervisor thread checks every root every ``root_check_interval`` seconds, reports it
   unavailable and re-arms the watch when it is back.
+
+Mounts come and go under a folder, and the supervisor follows them from
+``/proc/self/mountinfo`` alone (it never touches a share, so a hung one cannot stop it):
+
+* the mount that held the folder is gone (a share unmounted; its empty mount point is left):
+  unavailable (``source="mount"``) until a mount holds it again;
+* a filesystem mounted over the folder (or over a directory above it), e.g. a daemon started
+  at boot before the share was mounted: the share has *arrived*. The watch mode is chosen
+  again (polling on a network filesystem) and the folder rescanned;
+* another filesystem mounted in place of the one it was on (same mount point): the same,
+  and a remount of the same share simply re-arms it and makes it available again.
+
+Filesystem calls on a folder happen on its poll thread or, for inotify folders, on the
+supervisor (local disks), inside I/O watchdog sections (:mod:`plane_sync.local.iowatch`); the
+one call a new folder needs on the caller's thread, resolving its real path, is given up
+after ``resolve_timeout`` seconds (the lexical path is used then).
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ import errno
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -51,8 +68,11 @@ from watchdog.events import (
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.inotify import InotifyObserver
 
-from plane_sync.local import inotify_limits, mounts
+from plane_sync.local import inotify_limits, iowatch, mounts
 from plane_sync.local.batching import DEFAULT_CAP, ChangeSink
+from plane_sync.local.filekeys import is_fuse
+from plane_sync.local.iowatch import IOWatch
+from plane_sync.local.mounts import Mount
 from plane_sync.local.poller import FolderPoller
 from plane_sync.local.roots import RootProbe
 
@@ -90,11 +110,16 @@ def choose_mode(root: Path, requested: RequestedMode,
         fstype = mounts.filesystem_type(root, mountinfo)
     except OSError:
         fstype = "unknown"
+    return (*mode_for(fstype, requested), fstype)
+
+
+def mode_for(fstype: str, requested: RequestedMode) -> tuple[Mode, str]:
+    """(mode, reason) for a folder on a filesystem of type ``fstype``."""
     if requested != "auto":
-        return requested, f"watch mode {requested!r} configured", fstype
+        return requested, f"watch mode {requested!r} configured"
     if mounts.is_network_filesystem(fstype):
-        return "poll", f"{fstype} is a network filesystem: inotify cannot see remote writes", fstype
-    return "inotify", f"{fstype} is a local filesystem", fstype
+        return "poll", f"{fstype} is a network filesystem: inotify cannot see remote writes"
+    return "inotify", f"{fstype} is a local filesystem"
 
 
 class _HintHandler(FileSystemEventHandler):
@@ -153,29 +178,39 @@ def _silence_rewatch_warning() -> None:
 class _Folder:
     watch: FolderWatch
     probe: RootProbe
+    requested: RequestedMode = "auto"
+    configured_interval: float | None = None
     observed: ObservedWatch | None = None  # inotify: scheduled watch
     poller: FolderPoller | None = None  # poll: its thread
-    unavailable: bool = False
+    unavailable: bool = False  # inotify root missing (the supervisor says so)
+    unmounted: bool = False  # the mount that held it is gone
 
 
 class Watcher:
     """Owns the watchdog observer, our pollers and the root supervisor.
 
     ``add`` may be called before or after ``start``; ``start`` returns once every folder is
-    armed (inotify watches added, poll baselines taken), so a scan begun afterwards misses
-    nothing. ``observer_factory`` replaces ``InotifyObserver`` (tests inject failures there).
+    armed (inotify watches added, poll baselines taken, waiting at most ``baseline_wait``
+    seconds for those: a later baseline asks for a rescan), so a scan begun afterwards misses
+    nothing. ``observer_factory`` replaces ``InotifyObserver`` (tests inject failures there);
+    ``mountinfo`` replaces /proc/self/mountinfo; ``io`` gives each folder's filesystem calls
+    a watchdog (see :mod:`plane_sync.local.iowatch`).
     """
 
     def __init__(self, sink: ChangeSink, *, poll_interval_default: float = 30.0,
                  root_check_interval: float = 5.0, cap: int = DEFAULT_CAP,
                  observer_factory: ObserverFactory | None = None,
-                 mountinfo: Callable[[], str] | None = None) -> None:
+                 mountinfo: Callable[[], str] | None = None, io: IOWatch | None = None,
+                 baseline_wait: float = 10.0, resolve_timeout: float = 2.0) -> None:
         self._sink = sink
         self.poll_interval_default = poll_interval_default
         self.root_check_interval = root_check_interval
+        self.baseline_wait = baseline_wait
+        self.resolve_timeout = resolve_timeout
         self._cap = cap
         self._observer_factory: ObserverFactory = observer_factory or InotifyObserver
         self._mountinfo = mountinfo
+        self._io = io
         self._observer: BaseObserver | None = None
         self._folders: dict[str, _Folder] = {}
         self._lock = threading.RLock()
@@ -190,18 +225,18 @@ class Watcher:
     def add(self, key: str, root: Path, mode: RequestedMode = "auto",
             poll_interval: float | None = None) -> FolderWatch:
         root = Path(os.path.abspath(root))
-        chosen, reason, fstype = choose_mode(
-            root, mode, self._mountinfo() if self._mountinfo else None)
-        interval = poll_interval or self.poll_interval_default
-        watch = FolderWatch(key, root, chosen, reason, fstype,
-                            interval if chosen == "poll" else None)
+        real = self._real_path(root)
+        mount = mounts.mount_holding(real, self._mount_table())
+        watch = self._watch_for(key, root, mount, mode, poll_interval)
         with self._lock:
             if key in self._folders:
                 raise ValueError(f"folder {key!r} is already watched")
-            folder = _Folder(watch, RootProbe(root))
+            folder = _Folder(watch, RootProbe(root, table=self._mount_table), mode,
+                             poll_interval)
+            folder.probe.arm(real, mount)
             self._folders[key] = folder
             if self._started:
-                self._arm(folder)
+                self._arm(folder, defer=False)
             return folder.watch
 
     def remove(self, key: str) -> None:
@@ -214,6 +249,11 @@ class Watcher:
         with self._lock:
             return {k: f.watch for k, f in self._folders.items()}
 
+    def mode_of(self, key: str) -> Mode | None:
+        with self._lock:
+            folder = self._folders.get(key)
+            return None if folder is None else folder.watch.mode
+
     def start(self) -> None:
         with self._lock:
             if self._started:
@@ -225,7 +265,15 @@ class Watcher:
             if overflow_logger.getEffectiveLevel() > logging.WARNING:
                 overflow_logger.setLevel(logging.WARNING)  # else the warning is never created
             for folder in list(self._folders.values()):
-                self._arm(folder)
+                self._arm(folder, defer=True)
+            pollers = [f.poller for f in self._folders.values() if f.poller is not None]
+        # Every baseline is taken at once; together they may take baseline_wait at most.
+        deadline = time.monotonic() + self.baseline_wait
+        for poller in pollers:
+            if not poller.wait_baseline(max(0.0, deadline - time.monotonic())):
+                log.warning("watch.baseline_pending", folder=poller.key,
+                            seconds=self.baseline_wait,
+                            note="the first look at the folder goes on; a rescan follows it")
         self._supervisor = threading.Thread(target=self._supervise, name="watch-roots",
                                             daemon=True)
         self._supervisor.start()
@@ -243,9 +291,10 @@ class Watcher:
                 folder.observed = None
             observer, self._observer = self._observer, None
             self._started = False
-        # Joined outside the lock: watchdog's threads may be calling back into us.
+        # Joined outside the lock: watchdog's threads may be calling back into us. A poller
+        # held by a hung share is left behind (it reports nothing once stopped).
         for poller in pollers:
-            poller.stop()
+            poller.stop(timeout=2.0)
         if observer is not None:
             observer.stop()
             observer.join()
@@ -253,28 +302,61 @@ class Watcher:
 
     def check_roots(self) -> None:
         """One supervisor round (the thread calls it; tests may call it directly)."""
+        try:
+            table = self._mount_table()
+        except OSError as exc:
+            log.warning("watch.mountinfo_failed", error=str(exc))
+            table = None
         with self._lock:
             folders = list(self._folders.values())
         for folder in folders:
-            if folder.watch.mode == "inotify":
-                with self._lock:
-                    self._check_inotify_root(folder)
+            with self._lock:
+                if self._folders.get(folder.watch.key) is not folder:
+                    continue  # removed meanwhile
+                if table is not None:
+                    self._check_mount(folder, table)
+                if folder.watch.mode == "inotify" and not folder.unmounted:
+                    with iowatch.using(self._folder_io(folder)), \
+                            iowatch.fs_section("root check"):
+                        self._check_inotify_root(folder)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _arm(self, folder: _Folder) -> None:
-        if folder.watch.mode == "poll":
-            self._start_poller(folder)
-            return
-        reason = folder.probe.check()
-        if reason is not None:
-            self._mark_unavailable(folder, reason)
-            return
-        if self._schedule(folder):
-            log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
-                     mode="inotify", reason=folder.watch.reason)
+    def _mount_table(self) -> list[Mount]:
+        return mounts.read_mounts(self._mountinfo() if self._mountinfo else None)
 
-    def _schedule(self, folder: _Folder) -> bool:
+    def _real_path(self, root: Path) -> str:
+        """The root's real path, or its lexical one if the filesystem does not answer."""
+        lexical = os.fspath(root)
+        return iowatch.call_with_deadline(lambda: os.path.realpath(root),
+                                          self.resolve_timeout, lexical)
+
+    def _watch_for(self, key: str, root: Path, mount: Mount, requested: RequestedMode,
+                   poll_interval: float | None) -> FolderWatch:
+        chosen, reason = mode_for(mount.fstype, requested)
+        interval = poll_interval or self.poll_interval_default
+        return FolderWatch(key, root, chosen, reason, mount.fstype,
+                           interval if chosen == "poll" else None)
+
+    def _folder_io(self, folder: _Folder) -> iowatch.FolderIO | None:
+        return self._io.get(folder.watch.key) if self._io is not None else None
+
+    def _arm(self, folder: _Folder, *, defer: bool) -> None:
+        """``defer``: start() waits for the poll baselines, all at once; else a baseline
+        that is not there at once asks for a rescan when it is."""
+        if folder.watch.mode == "poll":
+            self._start_poller(folder, defer=defer)
+            return
+        with iowatch.using(self._folder_io(folder)), iowatch.fs_section("arming"):
+            reason = folder.probe.check()
+            if reason is not None:
+                self._mark_unavailable(folder, reason)
+                return
+            if self._schedule(folder, defer=defer):
+                log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
+                         mode="inotify", reason=folder.watch.reason)
+
+    def _schedule(self, folder: _Folder, *, defer: bool = False) -> bool:
         """Add the inotify watch; on the watch limit fall back to polling. True if armed."""
         root = folder.watch.root
         directories = inotify_limits.count_directories(root)
@@ -300,7 +382,7 @@ class Watcher:
                       directories=directories, max_user_watches=limit, advice=advice)
             folder.watch = replace(folder.watch, mode="poll", reason=advice,
                                    poll_interval=self.poll_interval_default)
-            self._start_poller(folder)
+            self._start_poller(folder, defer=defer)
             return False
         self._mark_unavailable(folder, f"cannot watch the folder: {failure.strerror or failure}")
         return False
@@ -312,18 +394,22 @@ class Watcher:
             self._observer = observer
         return self._observer
 
-    def _start_poller(self, folder: _Folder) -> None:
+    def _start_poller(self, folder: _Folder, *, defer: bool) -> None:
         interval = folder.watch.poll_interval or self.poll_interval_default
         folder.poller = FolderPoller(folder.watch.key, folder.watch.root, self._sink,
                                      interval=interval, cap=self._cap, probe=folder.probe,
-                                     root_check_interval=self.root_check_interval)
+                                     root_check_interval=self.root_check_interval,
+                                     full=not is_fuse(folder.watch.fstype),
+                                     io=self._folder_io(folder))
         log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
                  mode="poll", interval=interval, reason=folder.watch.reason)
-        folder.poller.start()
+        folder.poller.start(baseline_timeout=None if defer else 0.0)
 
     def _disarm(self, folder: _Folder) -> None:
         if folder.poller is not None:
-            folder.poller.stop()
+            if folder.poller.unavailable:  # its own report must not outlive it
+                self._sink.folder_available(folder.watch.key)
+            folder.poller.stop(timeout=1.0)
             folder.poller = None
         if folder.observed is not None and self._observer is not None:
             with contextlib.suppress(KeyError):  # watchdog may have dropped it already
@@ -336,6 +422,56 @@ class Watcher:
             log.warning("folder.unavailable", folder=folder.watch.key,
                         root=str(folder.watch.root), reason=reason)
             self._sink.folder_unavailable(folder.watch.key, reason)
+
+    def _check_mount(self, folder: _Folder, table: list[Mount]) -> None:
+        """Follow the mounts under the folder (see the module docstring)."""
+        expected = folder.probe.expected
+        current = folder.probe.current_mount(table)
+        if expected is None or current.mount_id == expected.mount_id:
+            return
+        key = folder.watch.key
+        if _deeper(current, expected):
+            self._rearm(folder, table, f"{current.fstype} {current.source} was mounted on "
+                        f"{current.mount_point}: the folder is on it now")
+        elif current.mount_point == expected.mount_point:
+            why = ("the share was mounted again" if current.volume == expected.volume else
+                   f"another filesystem is mounted on {current.mount_point}: "
+                   f"{current.fstype} {current.source} (was {expected.fstype} "
+                   f"{expected.source})")
+            self._rearm(folder, table, why)
+        elif not folder.unmounted:
+            folder.unmounted = True
+            self._disarm(folder)
+            reason = (f"{expected.fstype} {expected.source} is no longer mounted on "
+                      f"{expected.mount_point} (share unmounted?): nothing is synced or "
+                      "deleted until it is back")
+            log.warning("folder.unmounted", folder=key, root=str(folder.watch.root),
+                        reason=reason)
+            self._sink.folder_unavailable(key, reason, source="mount")
+
+    def _rearm(self, folder: _Folder, table: list[Mount], why: str) -> None:
+        """The folder is on another filesystem now: choose the watch mode again, arm, and
+        have it rescanned (or made available again if it was unmounted)."""
+        key = folder.watch.key
+        self._disarm(folder)
+        real = self._real_path(folder.watch.root)
+        mount = mounts.mount_holding(real, table)
+        old_mode = folder.watch.mode
+        folder.watch = self._watch_for(key, folder.watch.root, mount, folder.requested,
+                                       folder.configured_interval)
+        folder.probe.arm(real, mount)
+        log.info("watch.rearmed", folder=key, root=str(folder.watch.root),
+                 mode=folder.watch.mode, was=old_mode, fstype=mount.fstype,
+                 source=mount.source, why=why)
+        if folder.unavailable:  # the new arming checks the root again
+            folder.unavailable = False
+            self._sink.folder_available(key)
+        was_unmounted, folder.unmounted = folder.unmounted, False
+        self._arm(folder, defer=False)
+        if was_unmounted:
+            self._sink.folder_available(key, source="mount")  # brings the rescan
+        else:
+            self._sink.rescan(key, why)
 
     def _check_inotify_root(self, folder: _Folder) -> None:
         replaced = folder.probe.replaced()
@@ -377,3 +513,11 @@ class Watcher:
                 self.check_roots()
             except Exception:  # the supervisor must outlive any one bad folder
                 log.exception("watch.supervisor_failed")
+
+
+def _deeper(current: Mount, expected: Mount) -> bool:
+    """Whether ``current`` is mounted below ``expected``'s mount point (both hold the
+    folder, so the longer mount point is the one mounted over it)."""
+    if expected.mount_point == "/":
+        return current.mount_point != "/"
+    return current.mount_point.startswith(expected.mount_point + "/")

@@ -47,11 +47,14 @@ from plane_sync.errors import (
     UploadError,
 )
 from plane_sync.local.batching import Batch, ChangeQueue
+from plane_sync.local.iowatch import FolderNotResponding, IOWatch
 from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
+from plane_sync.service.availability import apply_status
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.heartbeat import Heartbeat
+from plane_sync.service.jobs import FolderJobs
 from plane_sync.service.passes import PassGovernor
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
@@ -78,7 +81,8 @@ class Daemon:
         self.rescan_jitter = rescan_jitter
         self.on_pass = on_pass
         self.queue = ChangeQueue(quiet=_quiet_for(config))
-        self.watcher = Watcher(self.queue)
+        self.io = IOWatch()  # a watchdog on each folder's filesystem calls
+        self.watcher = Watcher(self.queue, io=self.io)
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._folders: dict[str, FolderRun] = {}
@@ -90,6 +94,10 @@ class Daemon:
         self._fatal_error: AuthError | None = None
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
+        # Passes run on threads a hung share may hold; the loop waits for them, answering
+        # signals and availability changes meanwhile (see service/jobs.py).
+        self.jobs = FolderJobs(self._stop, while_waiting=self._take_status,
+                               on_progress=self.heartbeat.touch)
         self._initial_sync_done = False
         self._stop_signal = ""
 
@@ -135,12 +143,18 @@ class Daemon:
                 self.heartbeat.join()
                 self.notifier.stopping()
                 self.watcher.stop()
+                self.io.stop()
                 self._client.close()
                 self._state.close()
                 self.notifier.close()
         if self._fatal_error is not None:
             raise self._fatal_error
         log.info("daemon.stopped", exit_code=code)
+        stuck = self.jobs.stuck()
+        if stuck:
+            log.warning("daemon.io_stuck", folders=stuck,
+                        note="a filesystem call on these folders has not returned: the "
+                             "process ends once it does (the kernel holds it until then)")
         return code
 
     def _run(self) -> int:
@@ -148,6 +162,7 @@ class Daemon:
         for folder in self.config.folders:
             self._add_folder(folder)
         self.watcher.start()
+        self.io.start(self.queue)
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
@@ -180,6 +195,7 @@ class Daemon:
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
+        self.io.folder(folder.key, folder.io_timeout)
         watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
@@ -189,6 +205,7 @@ class Daemon:
         """Stop watching a folder; ``forget``: it left the configuration, so its status,
         failures and hashes go too (`status` would show it for ever otherwise)."""
         self.watcher.remove(key)
+        self.io.remove(key)
         run = self._folders.pop(key)
         for target_key in run.targets:
             self.schedule.forget(target_key)
@@ -236,25 +253,19 @@ class Daemon:
 
     # -- the work ---------------------------------------------------------------------------
 
-    def _tick(self, now: float) -> None:
+    def _take_status(self) -> None:
+        """Folders that went away or came back (also while a pass runs)."""
         for status in self.queue.take_status():
             run = self._folders.get(status.key)
-            if run is None:
-                continue
-            run.available = status.available
-            if status.available:
-                log.info("sync.resumed", folder=str(run.folder.path))
-                run.next_rescan = now
-            else:
-                log.warning("sync.paused", folder=str(run.folder.path), reason=status.reason,
-                            note="nothing is deleted while the folder is away")
-                for key in run.targets:
-                    self.schedule.forget(key)
-                self.activity.folder_unavailable(list(run.targets.values()), status.reason)
+            if run is not None:
+                apply_status(status, run, time.monotonic(), self.schedule, self.activity)
+
+    def _tick(self, now: float) -> None:
+        self._take_status()
         for batch in self.queue.take_due(now):
             self._accept_batch(batch, now)
-        for run in self._folders.values():
-            if run.next_rescan <= now and run.available:
+        for run in list(self._folders.values()):
+            if run.next_rescan <= now and run.available and not self.jobs.busy(run.folder.key):
                 self._rescan(run, now)
         if self.schedule.backing_off(now):
             return
@@ -263,8 +274,10 @@ class Daemon:
                 return
             target = self._target(key)
             self.schedule.take(key)
-            if target is None:
-                continue
+            owner = self._folders.get(target.folder.key) if target is not None else None
+            if target is None or owner is None or not owner.available \
+                    or self.jobs.busy(target.folder.key):
+                continue  # a folder away or held by a hung share comes back with a rescan
             allowed = self.governor.next_allowed(key, now, where=str(target.root))
             if allowed > now:  # coalesced into a later pass (see service/passes.py)
                 self.schedule.mark(key, allowed)
@@ -291,8 +304,13 @@ class Daemon:
 
     def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
+        client = self._client
         try:
-            targets, problems = resolve_targets((run.folder,), WorkItemResolver(self._client))
+            targets, problems = self.jobs.run(
+                run.folder.key, self.io.get(run.folder.key),
+                lambda: resolve_targets((run.folder,), WorkItemResolver(client)))
+        except FolderNotResponding:
+            return False
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -342,9 +360,18 @@ class Daemon:
                             note=f"still changing after {settler.max_wait:.0f}s: taken as is")
             return verdict != "changing"
 
+        # The watcher may have chosen another mode since (a share mounted over the folder).
+        settler.trust_ctime = self.watcher.mode_of(target.folder.key) == "inotify"
         mark = settler.begin(target.key)
+        engine = self._engine_for()
         try:
-            report = self._engine_for().sync_target(target, settled=settled)
+            report = self.jobs.run(target.folder.key, self.io.get(target.folder.key),
+                                   lambda: engine.sync_target(target, settled=settled))
+        except FolderNotResponding:
+            log.warning("sync.abandoned", folder=str(target.root), work_item=target.label,
+                        note="its filesystem does not answer; the pass runs again once it "
+                             "does")
+            return True
         except AuthError as exc:
             self._fatal(exc)
             return False

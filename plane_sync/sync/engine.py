@@ -34,6 +34,7 @@ from plane_sync.errors import (
     StorageRejected,
     UploadError,
 )
+from plane_sync.local import iowatch
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
@@ -263,7 +264,7 @@ class Engine:
                 mime_type=action.mime_type, size=file.size, sha256=file.sha256,
                 external_id=action.external_id, external_source=self.external_source,
                 size_limit=self.size_limit, on_created=journal,
-                on_progress=self.progress.on_bytes)
+                on_progress=self.progress.on_bytes, read_guard=iowatch.fs_section)
         except LocalFileError:
             # Refused before anything was sent to Plane: there is nothing to remember.
             self.state.intent_remove(*key)
@@ -353,8 +354,12 @@ class Engine:
         state: FolderState
         reason: str | None
         if report.unavailable:
-            state, reason = "unavailable", report.unavailable
-        elif report.error:
+            # Nothing was counted: keep what the last pass found (a share that went away
+            # still had those files in sync).
+            self.state.set_folder_state(target.key, str(target.root), target.label,
+                                        "unavailable", report.unavailable)
+            return
+        if report.error:
             state, reason = "error", report.error
         elif report.held:
             state, reason = "held", report.held

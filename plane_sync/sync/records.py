@@ -8,7 +8,7 @@ from typing import Literal
 FIRST_RETRY_DELAY = 60.0  # seconds
 MAX_RETRY_DELAY = 6 * 3600.0
 
-FolderState = Literal["ok", "unavailable", "held", "error"]
+FolderState = Literal["ok", "unavailable", "not_responding", "held", "error"]
 
 
 @dataclass(frozen=True)

@@ -369,6 +369,17 @@ class StateDB:
                  status.files_in_sync, status.pending, status.failed, status.skipped,
                  status.state, status.reason))
 
+    def set_folder_state(self, folder_key: str, path: str, work_item_label: str,
+                         state: FolderState, reason: str | None) -> None:
+        """Change a folder's state and reason, keeping what its last pass counted (a share
+        that went away still had those files in sync)."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO folder_status VALUES "
+                         "(?, ?, ?, NULL, 0, 0, 0, 0, ?, ?)",
+                         (folder_key, path, work_item_label, state, reason))
+            conn.execute("UPDATE folder_status SET state = ?, reason = ? WHERE folder_key = ?",
+                         (state, reason, folder_key))
+
     def folder_statuses(self) -> list[FolderStatus]:
         rows = self._query("SELECT * FROM folder_status ORDER BY folder_key")
         return [FolderStatus(*row) for row in rows]
