@@ -58,6 +58,7 @@ class _Call:
     thread: int
     where: str
     beat: float
+    clock: Callable[[], float]
     abandoned: bool = False
 
 
@@ -101,7 +102,7 @@ class FolderIO:
                 call.abandoned = True
 
     def _enter(self, where: str) -> _Call:
-        call = _Call(threading.get_ident(), where, self._clock())
+        call = _Call(threading.get_ident(), where, self._clock(), self._clock)
         with self._lock:
             self._calls[call.thread] = call
         return call
@@ -149,7 +150,7 @@ def beat() -> None:
     """One more filesystem call returned (no-op outside a section)."""
     call: _Call | None = getattr(_local, "call", None)
     if call is not None:
-        call.beat = time.monotonic()
+        call.beat = call.clock()
         if call.abandoned:
             raise FolderNotResponding("gave up waiting for the filesystem")
 
