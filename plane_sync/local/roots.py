@@ -37,10 +37,11 @@ class RootProbe:
         return mounts.mount_holding(real, self.table() if table is None else table)
 
     def mount_moved(self, table: list[Mount] | None = None) -> bool:
-        """True when another mount holds the root than when it was armed."""
+        """True when another mount holds the root than when it was armed (or the same one
+        again: mount ids are reused, so a quick remount of the same share may pass)."""
         if self.expected is None:
             return False
-        return self.current_mount(table).mount_id != self.expected.mount_id
+        return self.current_mount(table) != self.expected
 
     def check(self) -> str | None:
         """None when the root is usable, else why it is not (for the log and the status)."""

@@ -113,6 +113,7 @@ class ScanResult:
     fingerprint: int = 0
     hashed: int = 0  # files read this scan (not served by the cache)
     hashed_bytes: int = 0
+    volume: int | None = None  # FileKey.dev of the files this scan saw
 
     @property
     def complete(self) -> bool:
@@ -188,7 +189,8 @@ def _scan(root: Path, rules: IgnoreRules, *, recurse: bool, cache: HashCache | N
     problems = tuple(sorted(walker.problems, key=lambda p: p.rel_path))
     return ScanResult(files=files, problems=problems, available=True, reason=None,
                       dirs=walker.dirs, fingerprint=walker.fingerprint,
-                      hashed=walker.hashed, hashed_bytes=walker.hashed_bytes)
+                      hashed=walker.hashed, hashed_bytes=walker.hashed_bytes,
+                      volume=root_stat.st_dev if keys.volume is None else keys.volume)
 
 
 def _unavailable(root: Path, exc: OSError) -> ScanResult:

@@ -427,7 +427,12 @@ class Watcher:
         """Follow the mounts under the folder (see the module docstring)."""
         expected = folder.probe.expected
         current = folder.probe.current_mount(table)
-        if expected is None or current.mount_id == expected.mount_id:
+        if expected is None:
+            return
+        if current == expected:
+            # Mount ids and device numbers are reused: a remount may look the same.
+            if folder.unmounted:
+                self._rearm(folder, table, "the share was mounted again")
             return
         key = folder.watch.key
         if _deeper(current, expected):

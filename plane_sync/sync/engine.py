@@ -151,6 +151,11 @@ class Engine:
             cache = self._hash_cache(target.key)
             seen = {f.rel_path for f in scan.files} | set(unsettled)
             seen |= {p for p in cache.paths() if under_any(p, unseen)}
+            if scan.volume is not None:
+                # Another filesystem under the folder (the empty mount point of a share that
+                # was unmounted a moment ago): its absence says nothing about the share's
+                # files, whose hashes are kept for when it is back.
+                seen |= cache.paths_elsewhere(scan.volume)
             self.state.prune_hashes(target.key, seen)
             cache.retain(seen)
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})

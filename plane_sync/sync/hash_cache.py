@@ -66,6 +66,10 @@ class FolderHashCache:
     def paths(self) -> set[str]:
         return set(self._known)
 
+    def paths_elsewhere(self, dev: int) -> set[str]:
+        """Paths whose hash was taken on another filesystem than ``dev`` (FileKey.dev)."""
+        return {rel for rel, row in self._known.items() if row[0] != dev}
+
     def flush(self) -> None:
         """Store the hashes not yet written."""
         if self._unsaved:

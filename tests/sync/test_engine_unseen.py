@@ -19,6 +19,7 @@ from plane_sync.config.types import FolderConfig, SingleTarget
 from plane_sync.core.models import WorkItem
 from plane_sync.emulator import Emulator
 from plane_sync.local import scan as scan_module
+from plane_sync.local.mounts import Mount, device_string
 from plane_sync.remote.client import PlaneClient
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.state import StateDB
@@ -103,3 +104,32 @@ def test_a_file_still_settling_keeps_the_other_hashes(
         done = Engine(client, state, size_limit=LIMIT,
                       external_source="plane-sync").sync_target(target)
         assert done.hashed == 1 and done.uploaded == [("new.txt", 3)]
+
+
+def test_a_pass_over_the_empty_mount_point_keeps_the_shares_hashes(
+        emulator: Emulator, client: PlaneClient, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass that runs in the moment between an unmount and the watcher noticing it sees
+    the empty mount point (another filesystem): the share's hashes must survive it, or the
+    remount reads the whole share again."""
+    root = tmp_path / "mnt"
+    root.mkdir()
+    for i in range(5):
+        (root / f"f{i}.txt").write_text(f"file {i}")
+    dev = device_string(os.stat(root).st_dev)
+    sshfs = [Mount(str(root), "fuse.sshfs", "u@host:/srv", 45, dev, "/")]
+    target = _target(root, emulator)
+    with StateDB(tmp_path / "state.db") as state:
+        engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync")
+        monkeypatch.setattr(scan_module, "read_mounts", lambda: sshfs)
+        assert engine.sync_target(target).hashed == 5
+        stash = tmp_path / "stash"
+        root.rename(stash)  # unmounted: an empty directory on the local disk is left
+        root.mkdir()
+        monkeypatch.setattr(scan_module, "read_mounts", lambda: [])
+        engine.sync_target(target)
+        root.rmdir()
+        stash.rename(root)  # mounted again
+        monkeypatch.setattr(scan_module, "read_mounts", lambda: sshfs)
+        again = Engine(client, state, size_limit=LIMIT, external_source="plane-sync")
+        assert again.sync_target(target).hashed == 0
