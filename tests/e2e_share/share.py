@@ -17,6 +17,7 @@ its export directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -166,10 +167,8 @@ class SftpServer:
 
 
 def _signal(pid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 class SshfsMount:
