@@ -364,9 +364,14 @@ class Daemon:
         settler.trust_ctime = self.watcher.mode_of(target.folder.key) == "inotify"
         mark = settler.begin(target.key)
         engine = self._engine_for()
+        def one_pass() -> PassReport:
+            cpu = time.thread_time()
+            done = engine.sync_target(target, settled=settled)
+            done.cpu_seconds = time.thread_time() - cpu
+            return done
+
         try:
-            report = self.jobs.run(target.folder.key, self.io.get(target.folder.key),
-                                   lambda: engine.sync_target(target, settled=settled))
+            report = self.jobs.run(target.folder.key, self.io.get(target.folder.key), one_pass)
         except FolderNotResponding:
             log.warning("sync.abandoned", folder=str(target.root), work_item=target.label,
                         note="its filesystem does not answer; the pass runs again once it "
@@ -391,7 +396,7 @@ class Daemon:
                   uploaded=len(report.uploaded), deleted=len(report.deleted),
                   failed=len(report.failed), waiting=len(report.waiting),
                   hashed=report.hashed, hashed_bytes=report.hashed_bytes,
-                  ms=round((later - now) * 1000))
+                  cpu_ms=round(report.cpu_seconds * 1000), ms=round((later - now) * 1000))
         if report.unavailable is None and report.error is None:
             settler.end(target.key, mark)  # forget files that went away or are cached now
         self.governor.record(target.key, now, report,

@@ -26,6 +26,7 @@ class PassReport:
     fingerprint: int = 0  # of the scan's listing (see ScanResult.fingerprint)
     hashed: int = 0  # files read this pass, and their bytes
     hashed_bytes: int = 0
+    cpu_seconds: float = 0.0  # CPU time of the thread that ran the pass
 
     @property
     def ok(self) -> bool:
