@@ -37,7 +37,7 @@ EMULATOR_USERS = {"commands.demo", "cli"}
 THIRD_PARTY = {
     "httpx": {"remote"},
     "httpcore": {"remote"},
-    "watchdog": {"local.watch"},
+    "watchdog": {"local.watch", "local.inotify_events"},
     "yaml": {"config"},
 }
 # core is pure: no I/O, no clock, no logging. These are the standard modules it may use.

@@ -34,9 +34,7 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
 
 from plane_sync.core.models import LocalFile
 from plane_sync.errors import LocalFileError
@@ -45,84 +43,21 @@ from plane_sync.local.filekeys import FileKey, KeyPolicy, key_policy, rehash_due
 from plane_sync.local.hashing import hash_file_identified
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.mounts import Mount, read_mounts
+from plane_sync.local.scan_results import (
+    CachedHash,
+    HashCache,
+    MemoryHashCache,
+    ProblemKind,
+    ScanProblem,
+    ScanResult,
+)
 
 __all__ = ["CachedHash", "FileKey", "HashCache", "MemoryHashCache", "ScanProblem",
            "ScanResult", "SettledCheck", "scan_folder"]
 
 MAX_DEPTH = 256  # keeps open directory descriptors (one per level) well below any limit
 
-ProblemKind = Literal[
-    "unreadable", "symlink", "special", "changing", "bad_name", "mount", "loop", "too_deep",
-]
-
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-
-
-class CachedHash(NamedTuple):
-    sha256: str
-    md5: str
-    hashed_at: float  # wall-clock time the content was read
-
-
-class HashCache(Protocol):
-    def get(self, key: FileKey) -> CachedHash | None: ...
-
-    def put(self, key: FileKey, sha256: str, md5: str) -> None: ...
-
-    def flush(self) -> None:
-        """Store what put() may have buffered; scan_folder calls it when it ends."""
-
-
-class MemoryHashCache:
-    """A HashCache in a dict: for one-shot runs, tests and benchmarks."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._hashes: dict[FileKey, CachedHash] = {}
-        self._clock = clock
-
-    def get(self, key: FileKey) -> CachedHash | None:
-        return self._hashes.get(key)
-
-    def put(self, key: FileKey, sha256: str, md5: str) -> None:
-        self._hashes[key] = CachedHash(sha256, md5, self._clock())
-
-    def flush(self) -> None:
-        pass
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-
-@dataclass(frozen=True)
-class ScanProblem:
-    rel_path: str
-    reason: str
-    kind: ProblemKind
-    is_dir: bool = False
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    files: tuple[LocalFile, ...]
-    problems: tuple[ScanProblem, ...]
-    available: bool
-    reason: str | None  # why the folder is unavailable; None when available
-    dirs: int  # directories listed, the root included
-    # Changes when any listed file's (path, size, mtime) does: two passes with the same
-    # fingerprint saw the same files.
-    fingerprint: int = 0
-    hashed: int = 0  # files read this scan (not served by the cache)
-    hashed_bytes: int = 0
-    volume: int | None = None  # FileKey.dev of the files this scan saw
-
-    @property
-    def complete(self) -> bool:
-        """False when some directory could not be listed: absent files may still exist,
-        so nothing may be deleted on the strength of this scan."""
-        return self.available and not any(
-            p.is_dir and p.kind == "unreadable" for p in self.problems
-        )
-
 
 SettledCheck = Callable[[str, os.stat_result], bool]
 

@@ -1,7 +1,7 @@
 """Watch folders for changes: inotify through watchdog locally, our own poller on network shares.
 
-The only module that imports watchdog. What it reports are *hints* to a
-:class:`~plane_sync.local.batching.ChangeSink` (normally a
+With :mod:`plane_sync.local.inotify_events`, the only module that imports watchdog. What it
+reports are *hints* to a :class:`~plane_sync.local.batching.ChangeSink` (normally a
 :class:`~plane_sync.local.batching.ChangeQueue`): which file of which folder may have
 changed, or "rescan this folder". It never decides what to upload.
 
@@ -47,31 +47,27 @@ import logging
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import structlog
-from watchdog.events import (
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.inotify import InotifyObserver
 
 from plane_sync.local import inotify_limits, iowatch, mounts
 from plane_sync.local.batching import DEFAULT_CAP, ChangeSink
 from plane_sync.local.filekeys import is_fuse
+from plane_sync.local.inotify_events import (
+    EVENT_FILTER,
+    OVERFLOW_LOGGER,
+    HintHandler,
+    OverflowDetector,
+    silence_rewatch_warning,
+)
 from plane_sync.local.iowatch import IOWatch
+from plane_sync.local.mount_changes import mount_change
 from plane_sync.local.mounts import Mount
 from plane_sync.local.poller import FolderPoller
 from plane_sync.local.roots import RootProbe
@@ -81,15 +77,6 @@ log = structlog.get_logger(__name__)
 Mode = Literal["inotify", "poll"]
 RequestedMode = Literal["auto", "inotify", "poll"]
 ObserverFactory = Callable[[], BaseObserver]
-
-OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
-
-# Reads (open, close-nowrite) are left out of the mask: our own hashing would wake us up.
-_EVENT_FILTER: list[type[FileSystemEvent]] = [
-    FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, FileDeletedEvent,
-    DirMovedEvent, DirDeletedEvent,
-]
-
 
 @dataclass(frozen=True)
 class FolderWatch:
@@ -120,58 +107,6 @@ def mode_for(fstype: str, requested: RequestedMode) -> tuple[Mode, str]:
     if mounts.is_network_filesystem(fstype):
         return "poll", f"{fstype} is a network filesystem: inotify cannot see remote writes"
     return "inotify", f"{fstype} is a local filesystem"
-
-
-class _HintHandler(FileSystemEventHandler):
-    """Runs on watchdog's dispatcher thread: translate an event into hints, nothing more."""
-
-    def __init__(self, key: str, root: Path, sink: ChangeSink,
-                 on_root_gone: Callable[[str], None]) -> None:
-        self._key = key
-        self._root = os.fspath(root)
-        self._sink = sink
-        self._on_root_gone = on_root_gone
-
-    def _rel(self, path: bytes | str) -> str | None:
-        text = os.fsdecode(path)
-        if text.startswith(self._root + "/"):
-            return text[len(self._root) + 1:]
-        return None
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            if os.fsdecode(event.src_path) == self._root:
-                self._on_root_gone(self._key)
-            elif isinstance(event, DirDeletedEvent | DirMovedEvent):
-                # Files of a directory moved out of the tree get no event of their own.
-                self._sink.rescan(self._key, "directory removed or moved")
-            return
-        for path in (event.src_path, getattr(event, "dest_path", "")):
-            rel = self._rel(path) if path else None
-            if rel is not None:
-                self._sink.hint(self._key, rel)
-
-
-class _OverflowDetector(logging.Handler):
-    """Catches watchdog's overflow warning, the only sign that events were dropped."""
-
-    def __init__(self, on_overflow: Callable[[], None]) -> None:
-        super().__init__(level=logging.WARNING)
-        self._on_overflow = on_overflow
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            self._on_overflow()
-
-
-def _silence_rewatch_warning() -> None:
-    """watchdog 7.1 warns (RuntimeWarning, from its inotify thread) when a directory created
-    with its parents gets its watch added twice: once by the walk of the new parent, once by its
-    own IN_CREATE. It is harmless bookkeeping, but under ``-W error`` (our tests) the warning
-    kills watchdog's reader thread and the watcher goes blind, so it is ignored here. Called at
-    start(), so the filter sits in front of any ``error`` filter installed earlier."""
-    warnings.filterwarnings("ignore", message=r"Callback with id .* already exists",
-                            category=RuntimeWarning)
 
 
 @dataclass
@@ -218,7 +153,7 @@ class Watcher:
         self._stop = threading.Event()
         self._poke = threading.Event()
         self._supervisor: threading.Thread | None = None
-        self._overflow = _OverflowDetector(self._on_overflow)
+        self._overflow = OverflowDetector(self._on_overflow)
 
     # -- public API --------------------------------------------------------------------
 
@@ -259,7 +194,7 @@ class Watcher:
             if self._started:
                 return
             self._started = True
-            _silence_rewatch_warning()
+            silence_rewatch_warning()
             overflow_logger = logging.getLogger(OVERFLOW_LOGGER)
             overflow_logger.addHandler(self._overflow)
             if overflow_logger.getEffectiveLevel() > logging.WARNING:
@@ -368,8 +303,8 @@ class Watcher:
             try:
                 observer = self._ensure_observer()
                 folder.observed = observer.schedule(
-                    _HintHandler(folder.watch.key, root, self._sink, self._on_root_gone),
-                    os.fspath(root), recursive=True, event_filter=_EVENT_FILTER)
+                    HintHandler(folder.watch.key, root, self._sink, self._on_root_gone),
+                    os.fspath(root), recursive=True, event_filter=EVENT_FILTER)
                 return True
             except OSError as exc:
                 failure = exc
@@ -426,33 +361,18 @@ class Watcher:
     def _check_mount(self, folder: _Folder, table: list[Mount]) -> None:
         """Follow the mounts under the folder (see the module docstring)."""
         expected = folder.probe.expected
-        current = folder.probe.current_mount(table)
         if expected is None:
             return
-        if current == expected:
-            # Mount ids and device numbers are reused: a remount may look the same.
-            if folder.unmounted:
-                self._rearm(folder, table, "the share was mounted again")
-            return
-        key = folder.watch.key
-        if _deeper(current, expected):
-            self._rearm(folder, table, f"{current.fstype} {current.source} was mounted on "
-                        f"{current.mount_point}: the folder is on it now")
-        elif current.mount_point == expected.mount_point:
-            why = ("the share was mounted again" if current.volume == expected.volume else
-                   f"another filesystem is mounted on {current.mount_point}: "
-                   f"{current.fstype} {current.source} (was {expected.fstype} "
-                   f"{expected.source})")
+        change, why = mount_change(expected, folder.probe.current_mount(table),
+                                   unmounted=folder.unmounted)
+        if change == "rearm":
             self._rearm(folder, table, why)
-        elif not folder.unmounted:
+        elif change == "unmounted":
             folder.unmounted = True
             self._disarm(folder)
-            reason = (f"{expected.fstype} {expected.source} is no longer mounted on "
-                      f"{expected.mount_point} (share unmounted?): nothing is synced or "
-                      "deleted until it is back")
-            log.warning("folder.unmounted", folder=key, root=str(folder.watch.root),
-                        reason=reason)
-            self._sink.folder_unavailable(key, reason, source="mount")
+            log.warning("folder.unmounted", folder=folder.watch.key,
+                        root=str(folder.watch.root), reason=why)
+            self._sink.folder_unavailable(folder.watch.key, why, source="mount")
 
     def _rearm(self, folder: _Folder, table: list[Mount], why: str) -> None:
         """The folder is on another filesystem now: choose the watch mode again, arm, and
@@ -519,10 +439,3 @@ class Watcher:
             except Exception:  # the supervisor must outlive any one bad folder
                 log.exception("watch.supervisor_failed")
 
-
-def _deeper(current: Mount, expected: Mount) -> bool:
-    """Whether ``current`` is mounted below ``expected``'s mount point (both hold the
-    folder, so the longer mount point is the one mounted over it)."""
-    if expected.mount_point == "/":
-        return current.mount_point != "/"
-    return current.mount_point.startswith(expected.mount_point + "/")

@@ -349,21 +349,12 @@ class Daemon:
         """One pass over ``target``; False when Plane trouble says: stop for now."""
         self.activity.set(f"syncing {target.label} ({target.root})")
         run = self._folders[target.folder.key]
-        settler = run.settler
-
-        def settled(rel_path: str, st: os.stat_result) -> bool:
-            self.heartbeat.touch()  # called per file: a long scan is progress too
-            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
-                                      st.st_ctime_ns)
-            if verdict == "forced":
-                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
-                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
-            return verdict != "changing"
-
         # The watcher may have chosen another mode since (a share mounted over the folder).
-        settler.trust_ctime = self.watcher.mode_of(target.folder.key) == "inotify"
-        mark = settler.begin(target.key)
+        run.settler.trust_ctime = self.watcher.mode_of(target.folder.key) == "inotify"
+        mark = run.settler.begin(target.key)
         engine = self._engine_for()
+        settled = run.settled_check(target, touch=self.heartbeat.touch)
+
         def one_pass() -> PassReport:
             cpu = time.thread_time()
             done = engine.sync_target(target, settled=settled)
@@ -398,7 +389,7 @@ class Daemon:
                   hashed=report.hashed, hashed_bytes=report.hashed_bytes,
                   cpu_ms=round(report.cpu_seconds * 1000), ms=round((later - now) * 1000))
         if report.unavailable is None and report.error is None:
-            settler.end(target.key, mark)  # forget files that went away or are cached now
+            run.settler.end(target.key, mark)  # forget files gone or vouched for by the cache
         self.governor.record(target.key, now, report,
                              rescan_interval=target.folder.rescan_interval)
         if report.waiting and not self._stop.is_set():

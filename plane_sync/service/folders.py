@@ -9,14 +9,21 @@ looked up again soon, backing off, rather than at the next full rescan.
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import structlog
 
 from plane_sync.config.types import FolderConfig, SubfolderTarget
 from plane_sync.local.batching import Batch
+from plane_sync.local.scan import SettledCheck
 from plane_sync.local.settle import Settler
 from plane_sync.service.scheduler import BACKOFF_FIRST, BACKOFF_MAX, Scheduler
 from plane_sync.sync.targets import Target, TargetProblem
+
+log = structlog.get_logger(__name__)
 
 CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
 RECHECK_MAX = 30.0  # longest wait between two looks at files that keep changing
@@ -72,6 +79,22 @@ class FolderRun:
                 schedule.mark(key, now)
             else:  # a new or renamed subfolder: map the folder again
                 self.next_rescan = now
+
+    def settled_check(self, target: Target, *, touch: Callable[[], None]) -> SettledCheck:
+        """The scan's "has this new or changed file settled?", answered by the Settler;
+        ``touch`` is called per file (a long scan is progress for the systemd watchdog)."""
+        settler = self.settler
+
+        def settled(rel_path: str, st: os.stat_result) -> bool:
+            touch()
+            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
+                                      st.st_ctime_ns)
+            if verdict == "forced":
+                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
+                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
+            return verdict != "changing"
+
+        return settled
 
     def recheck_delay(self, key: str) -> float:
         """When to look again at a target whose files are still settling: after ``settle``,
