@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import watchdog.events
 from watchdog.events import (
     DirDeletedEvent,
     DirMovedEvent,
@@ -26,9 +27,12 @@ from plane_sync.local.batching import ChangeSink
 OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
 
 # Reads (open, close-nowrite) are left out of the mask: our own hashing would wake us up.
+# Attribute changes are in: a chmod that makes an unreadable file readable changes nothing
+# else (watchdog 7 reports IN_ATTRIB as FileAttribEvent; older versions as a modification).
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, FileDeletedEvent,
     DirMovedEvent, DirDeletedEvent,
+    *([watchdog.events.FileAttribEvent] if hasattr(watchdog.events, "FileAttribEvent") else []),
 ]
 
 
