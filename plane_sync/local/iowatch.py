@@ -238,9 +238,9 @@ class IOWatch:
                 assert stalled is not None
                 seconds, where = stalled
                 io.not_responding_since = now - seconds
-                reason = (f"not responding: a filesystem call ({where}) has not returned for "
-                          f"{seconds:.0f}s; a hung file server? (the README names mount "
-                          "options that turn a hang into an error)")
+                reason = (f"a filesystem call ({where}) has not returned for {seconds:.0f}s: "
+                          "a hung file server? (the README names mount options that turn a "
+                          "hang into an error)")
                 log.error("folder.not_responding", folder=io.key, seconds=round(seconds),
                           where=where)
                 if self._sink is not None:

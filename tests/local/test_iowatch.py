@@ -67,7 +67,7 @@ def test_a_call_that_does_not_return_is_reported_once_then_its_return(
     watch.check()
     [down] = queue.take_status()
     assert (down.key, down.available, down.source) == ("share", False, "io")
-    assert "not responding" in down.reason and "(poll)" in down.reason
+    assert "has not returned for 31s" in down.reason and "(poll)" in down.reason
     assert "share" in watch.not_responding()
     release.set()
     thread.join(10)
