@@ -41,7 +41,10 @@ class RootProbe:
         again: mount ids are reused, so a quick remount of the same share may pass)."""
         if self.expected is None:
             return False
-        return self.current_mount(table) != self.expected
+        try:
+            return self.current_mount(table) != self.expected
+        except OSError:  # no mount table to tell: the watcher says so
+            return False
 
     def check(self) -> str | None:
         """None when the root is usable, else why it is not (for the log and the status)."""

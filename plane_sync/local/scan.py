@@ -342,7 +342,8 @@ class _Walker:
                          "replaced while being scanned: not followed", is_dir=True)
         else:
             self.problem(rel, "unreadable",
-                         f"cannot list directory: {exc.strerror or exc}", is_dir=True)
+                         f"cannot list directory: {exc.strerror or exc}; what is below it is "
+                         "neither uploaded nor deleted until it can be", is_dir=True)
 
 
 def _is_utf8(name: str) -> bool:

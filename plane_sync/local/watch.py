@@ -237,11 +237,7 @@ class Watcher:
 
     def check_roots(self) -> None:
         """One supervisor round (the thread calls it; tests may call it directly)."""
-        try:
-            table = self._mount_table()
-        except OSError as exc:
-            log.warning("watch.mountinfo_failed", error=str(exc))
-            table = None
+        table = self._mount_table() or None
         with self._lock:
             folders = list(self._folders.values())
         for folder in folders:
@@ -258,7 +254,13 @@ class Watcher:
     # -- internals ---------------------------------------------------------------------
 
     def _mount_table(self) -> list[Mount]:
-        return mounts.read_mounts(self._mountinfo() if self._mountinfo else None)
+        """The mount table; empty when there is none (no /proc): every folder then looks
+        local and nothing is followed."""
+        try:
+            return mounts.read_mounts(self._mountinfo() if self._mountinfo else None)
+        except OSError as exc:
+            log.warning("watch.mountinfo_failed", error=str(exc))
+            return []
 
     def _real_path(self, root: Path) -> str:
         """The root's real path, or its lexical one if the filesystem does not answer."""
