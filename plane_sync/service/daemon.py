@@ -186,8 +186,11 @@ class Daemon:
         now = time.monotonic()
         if self.schedule.busy(now) or self.schedule.backing_off(now):
             return
-        if not self._initial_sync_done and all(r.resolved or not r.available
-                                               for r in self._folders.values()):
+        # Done once every folder was mapped and no file still waits to settle (on a share
+        # every file waits on the first pass: nothing was uploaded yet).
+        if not self._initial_sync_done and all(
+                (r.resolved and not r.waiting_streak) or not r.available
+                for r in self._folders.values()):
             self._initial_sync_done = True
             log.info("daemon.initial_sync_done", folders=len(self._folders))
         self.activity.set("idle, watching")

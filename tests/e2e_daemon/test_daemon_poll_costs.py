@@ -35,6 +35,7 @@ def test_one_new_file_on_a_polled_folder_reads_only_that_file(
     daemon.start("--log-level", "debug")
     wait_until(lambda: attached_names(emu, item["id"]) == names, 60, "40 files attached")
     daemon.wait_event("daemon.initial_sync_done", timeout=30)
+    daemon.wait_passes_uploaded(40)
     before = len(_passes(daemon))
 
     (folder / "new.txt").write_text("new")

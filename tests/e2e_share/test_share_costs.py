@@ -41,6 +41,7 @@ def test_a_polled_share_reads_only_what_changed(
     assert added["mode"] == "poll" and "fuse.sshfs" in added["reason"]
     wait_until(lambda: attached_names(emu, item["id"]) == names, 120, "200 files attached")
     daemon.wait_event("daemon.initial_sync_done", timeout=60)
+    daemon.wait_passes_uploaded(200)
 
     mark = server.log_mark()
     (server.export / "d3" / "new.txt").write_bytes(b"n" * 100)  # another machine writes

@@ -64,6 +64,7 @@ def test_no_pass_loop_across_unmounts_and_server_stops(
     daemon.start("--log-level", "debug")
     wait_until(lambda: attached_names(emu, item["id"]) == names, 120, "60 files attached")
     daemon.wait_event("daemon.initial_sync_done", timeout=60)
+    daemon.wait_passes_uploaded(60)
     initial_passes = _count(daemon, "sync.pass")
     stops_noticed = 0
 
