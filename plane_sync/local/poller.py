@@ -3,15 +3,17 @@
 One pass is one ``os.scandir`` walk with an ``lstat`` per file, within ~15-25% of the cheapest
 possible walk that keeps nothing (bench/bench_poll.py measures the ratio), far from watchdog's
 PollingObserver which re-walks every second and keeps ~1 KiB per file. A :data:`Snapshot` is
-nested per directory: ``{dir_prefix: DirFiles(names, sizes, mtimes_ns, inodes, modes,
-ctimes_ns)}`` with ``""`` for the root and ``"a/b/"`` below it, regular files only. The
+nested per directory: ``{dir_prefix: DirFiles(names, sizes, mtimes_ns, inodes, modes)}`` with
+``""`` for the root and ``"a/b/"`` below it, regular files only. The
 difference between two snapshots (POSIX paths relative to the root) is reported to the same
 :class:`~plane_sync.local.batching.ChangeSink` the inotify watcher feeds.
 
 The mode is in the signature so that a chmod that makes an unreadable file readable is seen
-(it changes nothing else). Inode and ctime are left out (empty columns, ``full=False``) on
-FUSE shares, where the FUSE layer makes them up (see :mod:`plane_sync.local.filekeys`): a
-remount or a forgotten inode would look like every file changed.
+(it changes nothing else); modes repeat, so one int object per distinct mode is kept. The
+inode is left out (an empty column, ``full=False``) on FUSE shares, where the FUSE layer makes
+it up (see :mod:`plane_sync.local.filekeys`): a remount or a forgotten inode would look like
+every file changed. ctime is not kept (about 40 bytes a file): a rewrite that keeps size and
+mtime is left to the rescan, whose hash cache key has the ctime where it is real.
 
 A pass never turns an unreadable tree into deletions: if the root is unavailable the pass is
 dropped and the folder reported unavailable; a subdirectory that fails with anything but
@@ -23,6 +25,7 @@ hung share is reported as not responding instead of silently stopping the polls.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -49,12 +52,11 @@ class DirFiles(NamedTuple):
     mtimes_ns: tuple[int, ...]
     inodes: tuple[int, ...]
     modes: tuple[int, ...] = ()
-    ctimes_ns: tuple[int, ...] = ()
 
     def signatures(self) -> dict[str, Signature]:
         count = len(self.names)
-        columns = [c for c in (self.sizes, self.mtimes_ns, self.inodes, self.modes,
-                               self.ctimes_ns) if len(c) == count]
+        columns = [c for c in (self.sizes, self.mtimes_ns, self.inodes, self.modes)
+                   if len(c) == count]
         return dict(zip(self.names, zip(*columns, strict=True), strict=True))
 
 
@@ -79,7 +81,7 @@ _size = attrgetter("st_size")
 _mtime_ns = attrgetter("st_mtime_ns")
 _inode = attrgetter("st_ino")
 _mode = attrgetter("st_mode")
-_ctime_ns = attrgetter("st_ctime_ns")
+_MODES: dict[int, int] = {}  # one object per distinct mode (a few per tree)
 
 
 class RootUnavailable(OSError):
@@ -103,8 +105,8 @@ def _read_dir(path: str, prefix: str, stack: list[tuple[str, str]], full: bool) 
             except OSError:
                 continue  # vanished between listing and stat: the next pass sees it
     return DirFiles(tuple(names), tuple(map(_size, stats)), tuple(map(_mtime_ns, stats)),
-                    tuple(map(_inode, stats)) if full else (), tuple(map(_mode, stats)),
-                    tuple(map(_ctime_ns, stats)) if full else ())
+                    tuple(map(_inode, stats)) if full else (),
+                    tuple(map(_MODES.setdefault, *itertools.tee(map(_mode, stats)))))
 
 
 def snapshot_tree(root: Path, previous: Mapping[str, DirFiles] | None = None, *,
@@ -114,7 +116,7 @@ def snapshot_tree(root: Path, previous: Mapping[str, DirFiles] | None = None, *,
     Raises :class:`RootUnavailable` when the root cannot be listed. A subdirectory that
     cannot be listed (or fails mid-listing) for another reason than having vanished keeps its
     entries, and those of the directories below it, from ``previous`` (an I/O error on a share
-    must not look like deleted files). ``full=False`` leaves inodes and ctimes out.
+    must not look like deleted files). ``full=False`` leaves inodes out.
     """
     root_str = os.fspath(root)
     snap: Snapshot = {}
