@@ -294,8 +294,9 @@ class Daemon:
             return
         log.debug("batch.taken", folder=str(run.folder.path), reason=batch.reason,
                   paths=None if batch.paths is None else len(batch.paths))
-        for key in run.targets:
-            self.governor.note_trigger(key, batch.reason)
+        for key in run.targets:  # hints name files that changed; rescans do not
+            self.governor.note_trigger(key, batch.reason,
+                                       claims_change=batch.paths is not None)
         run.accept_batch(batch, now, self.schedule)
 
     def _rescan(self, run: FolderRun, now: float) -> None:
@@ -398,6 +399,7 @@ class Daemon:
         if report.waiting and not self._stop.is_set():
             # Look again once the files had time to settle.
             self.schedule.mark(target.key, later + run.recheck_delay(target.key))
+            self.governor.note_trigger(target.key, "files still settling", claims_change=True)
         else:
             run.nothing_waiting(target.key)
         if report.failed:

@@ -10,9 +10,11 @@ therefore:
   starts to hold a target back, and once when it no longer does.
 - **watched for a loop**: a pass that uploads, deletes and fails nothing, over a listing
   identical to the pass before (``PassReport.fingerprint``), changed nothing. ``loop_after``
-  of those in a row, each within ``loop_window`` seconds of the one before (and within half
-  the folder's rescan interval: rescans an idle folder asked for are no loop), mean
-  something keeps asking for passes although no file changes: a bug. It is logged once, with what
+  of those in a row, each asked for by a claim that files changed (hints, files still
+  settling: ``note_trigger(..., claims_change=True)``) and each within ``loop_window``
+  seconds of the one before (and within half the folder's rescan interval), mean something
+  keeps saying files change although none does: a bug. Passes asked for otherwise (a share
+  that came back, a periodic rescan) neither count nor break the count. It is logged once, with what
   asked for the passes, and the target then gets at most one pass per ``loop_gap`` seconds
   until a pass changes something or nothing asks for one for a while.
 """
@@ -42,6 +44,7 @@ class _History:
     idle_streak: int = 0  # passes in a row that changed nothing, close together
     looping: bool = False
     limited: bool = False
+    claimed_change: bool = False  # what asked for the next pass says files changed
     triggers: deque[str] = field(default_factory=lambda: deque(maxlen=5))
 
 
@@ -54,9 +57,11 @@ class PassGovernor:
         self.loop_gap = loop_gap
         self._targets: dict[str, _History] = {}
 
-    def note_trigger(self, key: str, reason: str) -> None:
-        """Something asked for a pass over ``key`` (kept for the loop report)."""
+    def note_trigger(self, key: str, reason: str, *, claims_change: bool) -> None:
+        """Something asked for a pass over ``key``; ``claims_change``: because files changed
+        (kept for the loop report)."""
         history = self._history(key)
+        history.claimed_change |= claims_change
         if reason not in history.triggers:
             history.triggers.append(reason)
 
@@ -91,6 +96,7 @@ class PassGovernor:
         window = self.loop_gap * 1.5 if history.looping \
             else min(self.loop_window, rescan_interval / 2)
         close = history.last_start is not None and started - history.last_start <= window
+        claimed, history.claimed_change = history.claimed_change, False
         history.fingerprint = report.fingerprint
         history.last_start = started
         if changed or not close:
@@ -99,6 +105,8 @@ class PassGovernor:
                 history.looping = False
                 log.info("sync.loop_ended", folder=report.path, work_item=report.label)
             return
+        if not claimed:
+            return  # a share back, a rescan: asked for by something else than a file change
         history.idle_streak += 1
         if history.idle_streak >= self.loop_after and not history.looping:
             history.looping = True
