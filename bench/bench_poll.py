@@ -33,7 +33,7 @@ from plane_sync.local.poller import FolderPoller, snapshot_tree
 
 
 class NullSink:
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: object = None) -> None:
         raise AssertionError(f"nothing changed, yet {rel_path} was reported")
 
     def rescan(self, key: str, reason: str) -> None:

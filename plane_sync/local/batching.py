@@ -26,11 +26,15 @@ DEFAULT_MAX_WAIT = 30.0
 DEFAULT_CAP = 10_000
 
 
+Seen = tuple[int, int, float]  # size, mtime_ns, monotonic time they were seen (by a poll)
+
+
 class ChangeSink(Protocol):
     """What a watcher reports to. ``rel_path`` is POSIX, relative to the folder root; it may
-    name a directory (meaning: everything below it), or be None (rescan the whole folder)."""
+    name a directory (meaning: everything below it), or be None (rescan the whole folder).
+    ``seen``: what a poll saw of the file, for the settle check."""
 
-    def hint(self, key: str, rel_path: str | None) -> None: ...
+    def hint(self, key: str, rel_path: str | None, seen: Seen | None = None) -> None: ...
 
     def rescan(self, key: str, reason: str) -> None: ...
 
@@ -46,6 +50,8 @@ class Batch:
     key: str
     paths: frozenset[str] | None
     reason: str
+    # What polls saw of some paths (not part of a batch's identity).
+    seen: dict[str, Seen] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class _Pending:
     last: float
     paths: set[str] | None = field(default_factory=set)
     reasons: list[str] = field(default_factory=list)
+    seen: dict[str, Seen] = field(default_factory=dict)
 
 
 class ChangeQueue:
@@ -83,7 +90,7 @@ class ChangeQueue:
 
     # -- the sink side (watcher threads) -------------------------------------------------
 
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: Seen | None = None) -> None:
         if rel_path is None:
             self.rescan(key, "hint")
             return
@@ -91,6 +98,9 @@ class ChangeQueue:
             if key in self._unavailable:
                 return  # nothing to do until it is back; its return brings a rescan
             pending = self._touch(key)
+            earlier = pending.seen.get(rel_path)
+            if seen is not None and (earlier is None or earlier[:2] != seen[:2]):
+                pending.seen[rel_path] = seen  # the first sighting of this state counts
             if pending.paths is not None:
                 pending.paths.add(rel_path)
                 if len(pending.paths) > self.cap:
@@ -145,7 +155,7 @@ class ChangeQueue:
             for key in due:
                 pending = self._pending.pop(key)
                 paths = None if pending.paths is None else frozenset(pending.paths)
-                batches.append(Batch(key, paths, ", ".join(pending.reasons)))
+                batches.append(Batch(key, paths, ", ".join(pending.reasons), pending.seen))
             return batches
 
     def take_status(self) -> list[FolderStatus]:

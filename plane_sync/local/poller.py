@@ -28,6 +28,7 @@ import errno
 import itertools
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from operator import attrgetter
 from pathlib import Path
@@ -149,20 +150,27 @@ def snapshot_files(snapshot: Mapping[str, DirFiles]) -> dict[str, Signature]:
 
 def diff_snapshots(old: Mapping[str, DirFiles], new: Mapping[str, DirFiles]) -> list[str]:
     """Paths that are new, changed or removed between two snapshots."""
+    return [path for path, _ in changes(old, new)]
+
+
+def changes(old: Mapping[str, DirFiles],
+            new: Mapping[str, DirFiles]) -> list[tuple[str, Signature | None]]:
+    """(path, its signature now) for paths new or changed, (path, None) for paths removed."""
     if old == new:  # the usual case, compared in C down to every column
         return []
-    changed: list[str] = []
+    changed: list[tuple[str, Signature | None]] = []
     for prefix, files in new.items():
         before = old.get(prefix)
         if before is None:
-            changed.extend(prefix + name for name in files.names)
+            changed.extend((prefix + name, sig) for name, sig in files.signatures().items())
         elif before != files:  # only differing directories (or a reordered listing) get here
             was, now = before.signatures(), files.signatures()
-            changed.extend(prefix + name for name, sig in now.items() if was.get(name) != sig)
-            changed.extend(prefix + name for name in was if name not in now)
+            changed.extend((prefix + name, sig) for name, sig in now.items()
+                           if was.get(name) != sig)
+            changed.extend((prefix + name, None) for name in was if name not in now)
     for prefix, files in old.items():
         if prefix not in new:
-            changed.extend(prefix + name for name in files.names)
+            changed.extend((prefix + name, None) for name in files.names)
     return changed
 
 
@@ -265,15 +273,19 @@ class FolderPoller:
         old, self._snapshot = self._snapshot, new
         if old is None:
             return []
-        changed = diff_snapshots(old, new)
+        changed = changes(old, new)
         if len(changed) > self.cap:
             self._sink.rescan(self.key, f"poll found {len(changed)} changed paths")
         else:
-            for rel in changed:
-                self._sink.hint(self.key, rel)
+            seen_at = time.monotonic()
+            for rel, sig in changed:
+                # What the poll saw (size, mtime_ns) and when: the settle check counts from
+                # here, so a file that holds still is taken by the first pass.
+                self._sink.hint(self.key, rel,
+                                seen=None if sig is None else (sig[0], sig[1], seen_at))
         if self._on_pass is not None:
             self._on_pass(len(changed))
-        return changed
+        return [rel for rel, _ in changed]
 
     def _first_pass(self) -> None:
         try:

@@ -129,6 +129,18 @@ class Settler:
         for k in [k for k in self._seen if k[0] == key]:
             del self._seen[k]
 
+    def seen(self, key: str, rel_path: str, size: int, mtime_ns: int, when: float) -> None:
+        """Someone else looked at the file at clock time ``when`` (a poll): count the wait
+        from then, unless that state was seen earlier already."""
+        signature = (size, mtime_ns)
+        seen = self._seen.get((key, rel_path))
+        if seen is None:
+            self._seen[(key, rel_path)] = _Seen(signature, when, when, when)
+        elif seen.signature != signature and when >= seen.since:
+            if seen.settled:
+                seen.settled, seen.first_seen = False, when
+            seen.signature, seen.since, seen.looked = signature, when, max(seen.looked, when)
+
     def begin(self, key: str) -> float:
         """A pass over folder ``key`` starts: give the returned mark to :meth:`end`."""
         return self._clock()

@@ -65,6 +65,7 @@ class FolderRun:
         if not self.resolved or not self.available:
             self.next_rescan = now
             return
+        self._note_seen(batch)
         if not isinstance(self.folder.target, SubfolderTarget):
             for key in self.targets:
                 schedule.mark(key, now)
@@ -79,6 +80,17 @@ class FolderRun:
                 schedule.mark(key, now)
             else:  # a new or renamed subfolder: map the folder again
                 self.next_rescan = now
+
+    def _note_seen(self, batch: Batch) -> None:
+        """Tell the Settler what the poll saw, so that the wait counts from the poll."""
+        subfolders = isinstance(self.folder.target, SubfolderTarget)
+        for path, (size, mtime_ns, when) in batch.seen.items():
+            key, rel = next(iter(self.targets), None), path
+            if subfolders:
+                top, _, rel = path.partition("/")
+                key = f"{self.folder.key}/{top}"
+            if key in self.targets and rel:
+                self.settler.seen(key, rel, size, mtime_ns, when)
 
     def settled_check(self, target: Target, *, touch: Callable[[], None]) -> SettledCheck:
         """The scan's "has this new or changed file settled?", answered by the Settler;

@@ -229,3 +229,26 @@ def test_settler_end_forgets_what_the_pass_did_not_look_at(clock: FakeClock) -> 
     assert s.tracked() == 2  # k/kept and other/x
     clock.now += 1.0
     assert s.observe("k", "kept", 1, 1) == "stable"
+
+
+def test_settler_counts_the_wait_from_what_a_poll_saw(clock: FakeClock) -> None:
+    """A poll saw the file at t; the pass comes a settle time later: one look suffices."""
+    s = Settler(settle=2.0, clock=clock, trust_ctime=False)
+    s.seen("k", "new.txt", 10, 5, when=clock.now)
+    clock.now += 2.0
+    assert s.observe("k", "new.txt", 10, 5) == "stable"
+    # The pass sees it otherwise than the poll did: it is still being written.
+    s.seen("k", "grow.txt", 10, 5, when=clock.now)
+    clock.now += 2.0
+    assert s.observe("k", "grow.txt", 20, 6) == "changing"
+
+
+def test_queue_keeps_the_first_sighting_of_each_state(clock: FakeClock) -> None:
+    q = ChangeQueue(quiet=1.0, clock=clock)
+    q.hint("a", "x.txt", seen=(1, 1, 10.0))
+    q.hint("a", "x.txt", seen=(1, 1, 20.0))  # the same state seen again: the first counts
+    q.hint("a", "y.txt", seen=(1, 1, 10.0))
+    q.hint("a", "y.txt", seen=(2, 2, 20.0))  # changed since: from the new sighting
+    clock.now += 5
+    [batch] = q.take_due()
+    assert batch.seen == {"x.txt": (1, 1, 10.0), "y.txt": (2, 2, 20.0)}

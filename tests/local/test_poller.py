@@ -24,7 +24,7 @@ class RecordingSink:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: object = None) -> None:
         self.calls.append(("hint", key, str(rel_path)))
 
     def rescan(self, key: str, reason: str) -> None:
