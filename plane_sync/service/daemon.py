@@ -14,8 +14,12 @@ re-checks size and hash. A pass that finds files still changing looks again ``se
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
 :mod:`plane_sync.service.folders`).
 
-One worker (this loop) carries out passes one after another: the Plane rate limit, not the
-CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
+One worker carries out passes one after another: the Plane rate limit, not the CPU, bounds
+throughput, and one writer keeps the journal simple. Each pass runs on a thread of its own that
+this loop waits for (service/jobs.py), so a share that hangs holds that thread, never the loop:
+signals, status and the other folders go on, and the folder is reported as not responding
+(local/iowatch.py). Passes of one target are bounded per minute and watched for loops
+(service/passes.py). Signals only set flags:
 SIGTERM/SIGINT stop taking work and leave the running upload ``stop_deadline`` seconds to
 finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
 reloads the config (an invalid one is refused, the old one keeps running).
