@@ -123,7 +123,7 @@ def _scan(root: Path, rules: IgnoreRules, *, recurse: bool, cache: HashCache | N
     files = tuple(sorted(walker.files, key=lambda f: f.rel_path))
     problems = tuple(sorted(walker.problems, key=lambda p: p.rel_path))
     return ScanResult(files=files, problems=problems, available=True, reason=None,
-                      dirs=walker.dirs, fingerprint=walker.fingerprint,
+                      dirs=walker.dirs, fingerprint=walker.fingerprint & (2**64 - 1),
                       hashed=walker.hashed, hashed_bytes=walker.hashed_bytes,
                       volume=root_stat.st_dev if keys.volume is None else keys.volume)
 
@@ -238,8 +238,7 @@ class _Walker:
         if rel in self.mount_points:
             self.problem(rel, "mount", "a file bind-mounted here: not read")
             return
-        self.fingerprint = (self.fingerprint + hash((rel, st.st_size, st.st_mtime_ns))) \
-            & 0xFFFF_FFFF_FFFF_FFFF
+        self.fingerprint += hash((rel, st.st_size, st.st_mtime_ns))
         if self.hash_limit is not None and st.st_size > self.hash_limit:
             # Over Plane's limit: it will only be skipped, so it is neither read nor settled.
             self.files.append(LocalFile(rel_path=rel, size=st.st_size,
@@ -247,7 +246,8 @@ class _Walker:
             return
         key = self.keys.key(rel, st)
         cached = self.cache.get(key) if self.cache is not None else None
-        if cached is not None and not self.rehash(rel, cached.hashed_at):
+        if cached is not None and (self.rehash_after is None
+                                   or not self.rehash(rel, cached.hashed_at)):
             # Not changed since it was read: nothing to settle, nothing to read.
             self.files.append(LocalFile(rel_path=rel, size=st.st_size,
                                         mtime_ns=st.st_mtime_ns, sha256=cached.sha256,
@@ -285,8 +285,8 @@ class _Walker:
 
     def rehash(self, rel: str, hashed_at: float) -> bool:
         """Whether a cached file is due to be read again (see filekeys.rehash_due)."""
-        return self.rehash_after is not None and rehash_due(
-            rel, hashed_at, self.now_ns / 1e9, self.rehash_after)
+        assert self.rehash_after is not None
+        return rehash_due(rel, hashed_at, self.now_ns / 1e9, self.rehash_after)
 
     def hash_problem(self, rel: str, exc: LocalFileError) -> None:
         if exc.reason == "missing":
