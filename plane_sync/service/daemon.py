@@ -14,12 +14,16 @@ re-checks size and hash. A pass that finds files still changing looks again ``se
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
 :func:`plane_sync.local.settle.folder_settler`).
 
-One worker (this loop) carries out passes one after another: the Plane rate limit, not the
-CPU, bounds throughput, and one writer keeps the journal simple. Signals are acted on by a
-relay thread (:mod:`plane_sync.service.signals`) that only sets flags: SIGTERM/SIGINT stop
-taking work and leave the running upload ``stop_deadline`` seconds to finish (after it, the
-process exits 0 and the journal makes the next start clean up); SIGHUP reloads the config (an
-invalid one is refused, the old one keeps running).
+One worker carries out passes one after another: the Plane rate limit, not the CPU, bounds
+throughput, and one writer keeps the journal simple. Each pass runs on a thread of its own that
+this loop waits for (service/jobs.py), so a share that hangs holds that thread, never the loop:
+signals, status and the other folders go on, and the folder is reported as not responding
+(local/iowatch.py). Passes of one target are bounded per minute and watched for loops
+(service/passes.py). Signals are acted on by a relay thread (:mod:`plane_sync.service.signals`)
+that only sets flags: SIGTERM/SIGINT stop taking work and leave the running upload
+``stop_deadline`` seconds to finish (after it, the process exits 0 and the journal makes the
+next start clean up); SIGHUP reloads the config (an invalid one is refused, the old one keeps
+running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
 (5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
@@ -48,14 +52,18 @@ from plane_sync.errors import (
     UploadError,
 )
 from plane_sync.local.batching import Batch, ChangeQueue
+from plane_sync.local.iowatch import FolderNotResponding, IOWatch
 from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
+from plane_sync.service.availability import apply_status
 from plane_sync.service.control_plane import serving
 from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
+from plane_sync.service.jobs import FolderJobs
 from plane_sync.service.live import LiveStatus
 from plane_sync.service.notes import Notes
+from plane_sync.service.passes import PassGovernor
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.reload import quiet_for, read_new_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_source
@@ -86,11 +94,13 @@ class Daemon:
         self.rescan_jitter = rescan_jitter
         self.on_pass = on_pass
         self.queue = ChangeQueue(quiet=quiet_for(config))
-        self.watcher = Watcher(self.queue)
+        self.io = IOWatch()  # a watchdog on each folder's filesystem calls
+        self.watcher = Watcher(self.queue, io=self.io)
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._folders: dict[str, FolderRun] = {}
         self.schedule = Scheduler()
+        self.governor = PassGovernor()
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
@@ -98,6 +108,10 @@ class Daemon:
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
         self.notes = Notes(config.state_dir)  # lasting conditions shown by `status`
+        # Passes run on threads a hung share may hold; the loop waits for them, answering
+        # signals and availability changes meanwhile (see service/jobs.py).
+        self.jobs = FolderJobs(self._stop, while_waiting=self._take_status,
+                               on_progress=self.heartbeat.touch)
         self._initial_sync_done = False
         self._stop_signal = ""
         self.conditions = Conditions(log)  # lasting conditions are said once
@@ -162,12 +176,18 @@ class Daemon:
                 self.guard.join()
                 self.notifier.stopping()
                 self.watcher.stop()
+                self.io.stop()
                 self._client.close()
                 self._state.close()
                 self.notifier.close()
         if self._fatal_error is not None:
             raise self._fatal_error
         log.info("daemon.stopped", exit_code=code)
+        stuck = self.jobs.stuck()
+        if stuck:
+            log.warning("daemon.io_stuck", folders=stuck,
+                        note="a filesystem call on these folders has not returned: the "
+                             "process ends once it does (the kernel holds it until then)")
         return code
 
     def _run(self) -> int:
@@ -175,6 +195,7 @@ class Daemon:
         for folder in self.config.folders:
             self._add_folder(folder)
         self.watcher.start()
+        self.io.start(self.queue)
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
@@ -204,8 +225,11 @@ class Daemon:
         now = time.monotonic()
         if self.schedule.busy(now) or self.schedule.backing_off(now):
             return
-        if not self._initial_sync_done and all(r.resolved or not r.available
-                                               for r in self._folders.values()):
+        # Done once every folder was mapped and no file still waits to settle (on a share
+        # every file waits on the first pass: nothing was uploaded yet).
+        if not self._initial_sync_done and all(
+                (r.resolved and not r.waiting_streak) or not r.available
+                for r in self._folders.values()):
             self._initial_sync_done = True
             log.info("daemon.initial_sync_done", folders=len(self._folders))
         self.activity.set("paused: every folder" if self.pauses.snapshot().all
@@ -214,6 +238,7 @@ class Daemon:
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
+        self.io.folder(folder.key, folder.io_timeout)
         watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
@@ -223,9 +248,11 @@ class Daemon:
         """Stop watching a folder; ``forget``: it left the configuration, so its status,
         failures and hashes go too (`status` would show it for ever otherwise)."""
         self.watcher.remove(key)
+        self.io.remove(key)
         run = self._folders.pop(key)
         for target_key in run.targets:
             self.schedule.forget(target_key)
+            self.governor.forget(target_key)
             if forget and self._state is not None:
                 self._state.remove_folder(target_key)
                 if self._engine is not None:
@@ -266,28 +293,22 @@ class Daemon:
 
     # -- the work ---------------------------------------------------------------------------
 
+    def _take_status(self) -> None:
+        """Folders that went away or came back (also while a pass runs)."""
+        for status in self.queue.take_status():
+            run = self._folders.get(status.key)
+            if run is not None:
+                apply_status(status, run, time.monotonic(), self.schedule, self.activity)
+
     def _tick(self, now: float) -> None:
         for key in self.steering.take_rescans():  # asked for on the control socket
             if key in self._folders:
                 self._folders[key].next_rescan = now
-        for status in self.queue.take_status():
-            run = self._folders.get(status.key)
-            if run is None:
-                continue
-            run.available = status.available
-            if status.available:
-                log.info("sync.resumed", folder=str(run.folder.path))
-                run.next_rescan = now
-            else:
-                log.warning("sync.paused", folder=str(run.folder.path), reason=status.reason,
-                            note="nothing is deleted while the folder is away")
-                for key in run.targets:
-                    self.schedule.forget(key)
-                self.activity.folder_unavailable(list(run.targets.values()), status.reason)
+        self._take_status()
         for batch in self.queue.take_due(now):
             self._accept_batch(batch, now)
-        for run in self._folders.values():
-            if run.next_rescan <= now and run.available:
+        for run in list(self._folders.values()):
+            if run.next_rescan <= now and run.available and not self.jobs.busy(run.folder.key):
                 self._rescan(run, now)
         if self.schedule.backing_off(now) or not self.guard.check():
             return  # Plane trouble, or another process holds the recreated state directory
@@ -296,10 +317,18 @@ class Daemon:
                 return
             target = self._target(key)
             self.schedule.take(key)
-            if target is not None and self.pauses.is_paused(target.folder.path):
+            owner = self._folders.get(target.folder.key) if target is not None else None
+            if target is None or owner is None or not owner.available \
+                    or self.jobs.busy(target.folder.key):
+                continue  # a folder away or held by a hung share comes back with a rescan
+            if self.pauses.is_paused(target.folder.path):
                 log.debug("sync.pass_skipped", folder=str(target.root), reason="paused")
                 continue  # resuming rescans the folder
-            if target is not None and not self._pass(target, time.monotonic()):
+            allowed = self.governor.next_allowed(key, now, where=str(target.root))
+            if allowed > now:  # coalesced into a later pass (see service/passes.py)
+                self.schedule.mark(key, allowed)
+                continue
+            if not self._pass(target, time.monotonic()):
                 return
 
     def _accept_batch(self, batch: Batch, now: float) -> None:
@@ -308,6 +337,9 @@ class Daemon:
             return
         log.debug("batch.taken", folder=str(run.folder.path), reason=batch.reason,
                   paths=None if batch.paths is None else len(batch.paths))
+        for key in run.targets:  # hints name files that changed; rescans do not
+            self.governor.note_trigger(key, batch.reason,
+                                       claims_change=batch.paths is not None)
         run.accept_batch(batch, now, self.schedule)
 
     def _rescan(self, run: FolderRun, now: float) -> None:
@@ -323,8 +355,13 @@ class Daemon:
 
     def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
+        client = self._client
         try:
-            targets, problems = resolve_targets((run.folder,), WorkItemResolver(self._client))
+            targets, problems = self.jobs.run(
+                run.folder.key, self.io.get(run.folder.key),
+                lambda: resolve_targets((run.folder,), WorkItemResolver(client)))
+        except FolderNotResponding:
+            return False
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -364,11 +401,26 @@ class Daemon:
         self._publish()
         self.live.pass_started(target)
         run = self._folders[target.folder.key]
-        settler = run.settler
-        settled = settler.scan_check(target.key, target.root, touch=self.heartbeat.touch)
+        # The watcher may have chosen another mode since (a share mounted over the folder).
+        run.settler.trust_ctime = self.watcher.mode_of(target.folder.key) == "inotify"
+        mark = run.settler.begin(target.key)
+        engine = self._engine_for()
+        settled = run.settler.scan_check(target.key, target.root, touch=self.heartbeat.touch)
         verify = target.key in self._verify_due
+
+        def one_pass() -> PassReport:
+            cpu = time.thread_time()
+            done = engine.sync_target(target, settled=settled, verify=verify)
+            done.cpu_seconds = time.thread_time() - cpu
+            return done
+
         try:
-            report = self._engine_for().sync_target(target, settled=settled, verify=verify)
+            report = self.jobs.run(target.folder.key, self.io.get(target.folder.key), one_pass)
+        except FolderNotResponding:
+            log.warning("sync.abandoned", folder=str(target.root), work_item=target.label,
+                        note="its filesystem does not answer; the pass runs again once it "
+                             "does")
+            return True
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -389,16 +441,24 @@ class Daemon:
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
                   uploaded=len(report.uploaded), deleted=len(report.deleted),
                   failed=len(report.failed), waiting=len(report.waiting),
-                  ms=round((later - now) * 1000))
+                  hashed=report.hashed, hashed_bytes=report.hashed_bytes,
+                  cpu_ms=round(report.cpu_seconds * 1000), ms=round((later - now) * 1000))
+        if report.unavailable is None and report.error is None:
+            run.settler.end(target.key, mark)  # forget files gone or vouched for by the cache
+        self.governor.record(target.key, now, report,
+                             rescan_interval=target.folder.rescan_interval)
         waiting = {path for path, _ in report.waiting}
-        settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
             if waiting - set(report.next_check):
                 # Look again once the files had time to settle.
-                self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+                self.schedule.mark(target.key, later + run.recheck_delay(target.key))
+                self.governor.note_trigger(target.key, "files still settling",
+                                           claims_change=True)
             # Waits with a time of their own (someone else's pending upload, paused
             # uploads): not every pass, but when they are due.
             self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
+        else:
+            run.nothing_waiting(target.key)
         if report.failed:  # come back when the first failed file's retry is due
             assert self._state is not None
             self.schedule.mark_retry(target.key, later, [

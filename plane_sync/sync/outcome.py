@@ -29,6 +29,10 @@ class PassReport:
     in_sync: int = 0
     api_calls: int = 0
     stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
+    fingerprint: int = 0  # of the scan's listing (see ScanResult.fingerprint)
+    hashed: int = 0  # files read this pass, and their bytes
+    hashed_bytes: int = 0
+    cpu_seconds: float = 0.0  # CPU time of the thread that ran the pass
 
     @property
     def ok(self) -> bool:
