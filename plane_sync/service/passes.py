@@ -4,10 +4,13 @@ Every pass lists the work item's attachments (one request of Plane's 60 a minute
 the folder (a network round trip per directory on a share). Passes of one target are
 therefore:
 
-- **bounded**: at most ``per_minute`` start within any minute; a pass asked for sooner is
-  not dropped but moved to the first free moment, where it takes everything asked for
-  meanwhile along (the scheduler keeps one due time per target). Said once when the bound
-  starts to hold a target back, and once when it no longer does.
+- **bounded**: at most ``per_minute`` start within any minute. The first ``burst`` of a
+  minute start at once; after them, passes are spaced evenly over the rest of the minute
+  (``60 / (per_minute - burst)`` seconds apart), so a folder that keeps changing gets a pass
+  every few seconds rather than ten at once and then none for most of a minute. A pass asked
+  for sooner is not dropped but moved to the first free moment, where it takes everything
+  asked for meanwhile along (the scheduler keeps one due time per target). Said once when
+  the bound starts to hold a target back, and once when the changes calm down.
 - **watched for a loop**: a pass that uploads, deletes and fails nothing, over a listing
   identical to the pass before (``PassReport.fingerprint``), changed nothing. ``loop_after``
   of those in a row, each asked for by a claim that files changed (hints, files still
@@ -31,6 +34,7 @@ from plane_sync.sync.outcome import PassReport
 log = structlog.get_logger(__name__)
 
 PER_MINUTE = 10
+BURST = 3
 LOOP_AFTER = 6
 LOOP_WINDOW = 30.0
 LOOP_GAP = 60.0
@@ -49,9 +53,13 @@ class _History:
 
 
 class PassGovernor:
-    def __init__(self, *, per_minute: int = PER_MINUTE, loop_after: int = LOOP_AFTER,
-                 loop_window: float = LOOP_WINDOW, loop_gap: float = LOOP_GAP) -> None:
+    def __init__(self, *, per_minute: int = PER_MINUTE, burst: int = BURST,
+                 loop_after: int = LOOP_AFTER, loop_window: float = LOOP_WINDOW,
+                 loop_gap: float = LOOP_GAP) -> None:
         self.per_minute = per_minute
+        self.burst = min(burst, per_minute)
+        # Spaced this far apart after the burst, the hard bound is never what holds a pass.
+        self.spacing = 60.0 / max(1, per_minute - self.burst)
         self.loop_after = loop_after
         self.loop_window = loop_window
         self.loop_gap = loop_gap
@@ -71,18 +79,21 @@ class PassGovernor:
         while history.starts and history.starts[0] <= now - 60.0:
             history.starts.popleft()
         allowed = now
-        if len(history.starts) >= self.per_minute:
+        recent = len(history.starts)
+        if recent >= self.per_minute:
             allowed = history.starts[0] + 60.0
+        elif recent >= self.burst:
+            allowed = max(now, history.starts[-1] + self.spacing)
         if history.looping and history.last_start is not None:
             allowed = max(allowed, history.last_start + self.loop_gap)
-        limited = allowed > now and not history.looping
-        if limited != history.limited:
-            history.limited = limited
-            if limited:
-                log.info("sync.passes_limited", folder=where, per_minute=self.per_minute,
-                         note="changes keep coming; passes are gathered up to this rate")
-            else:
-                log.info("sync.passes_unlimited", folder=where)
+        # Said once: held back starts it, a minute with no more than a burst of passes ends it.
+        if not history.limited and allowed > now and not history.looping:
+            history.limited = True
+            log.info("sync.passes_limited", folder=where, per_minute=self.per_minute,
+                     note="changes keep coming; passes are gathered up to this rate")
+        elif history.limited and recent < self.burst:
+            history.limited = False
+            log.info("sync.passes_unlimited", folder=where)
         return allowed
 
     def record(self, key: str, started: float, report: PassReport, *,

@@ -3,6 +3,8 @@ noticed once, slowed down, and its end said once."""
 
 from __future__ import annotations
 
+import itertools
+
 from structlog.testing import capture_logs
 
 from plane_sync.service.passes import PassGovernor
@@ -29,6 +31,27 @@ def test_passes_are_bounded_per_minute_and_the_bound_is_said_once() -> None:
     events = [e["event"] for e in logs]
     assert events.count("sync.passes_limited") == 1
     assert events.count("sync.passes_unlimited") == 1
+
+
+def test_a_folder_that_keeps_changing_gets_evenly_spaced_passes_not_a_burst_then_silence(
+) -> None:
+    # A change every half second for three minutes, each pass asked for at once.
+    gov = PassGovernor()
+    with capture_logs() as logs:
+        starts: list[float] = []
+        now = 0.0
+        while now < 180.0:
+            start = gov.next_allowed("t", now)
+            starts.append(start)
+            gov.record("t", start, _report(fingerprint=len(starts)), rescan_interval=600)
+            now = start + 0.5
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert max(gaps) <= 60.0 / (gov.per_minute - gov.burst) + 0.5 + 1e-9
+    for first in starts:
+        assert sum(1 for s in starts if first <= s < first + 60.0) <= gov.per_minute
+    events = [e["event"] for e in logs]
+    assert events.count("sync.passes_limited") == 1
+    assert events.count("sync.passes_unlimited") == 0
 
 
 def test_a_loop_of_passes_that_change_nothing_is_logged_once_and_slowed() -> None:
