@@ -1,5 +1,23 @@
-"""What watchdog's inotify observer tells us, turned into hints (see :mod:`plane_sync.local.watch`
-for what it does not tell, and how that is covered)."""
+"""What watchdog's inotify observer tells us, turned into hints for the
+:class:`~plane_sync.local.watch.Watcher`.
+
+What watchdog 7.1 does not tell a handler, and how this module and the Watcher cover it:
+
+* inotify queue overflow: watchdog logs ``"Inotify queue overflowed; filesystem events were
+  lost"`` as a WARNING on ``watchdog.observers.inotify_c``, re-adds its recursive watches and
+  hands the handler nothing. A ``logging.Handler`` on that logger turns it into a rescan of
+  every inotify folder (one inotify instance serves them all, so all of them lost events).
+* A directory moved out of the tree gives one DirDeletedEvent, nothing for the files in it:
+  any directory deletion/move is a rescan of the folder.
+* Files landing in a just-created directory get a "created" but no "closed" event: every
+  created/modified/moved/closed event is a hint for the settle check, not "file complete".
+* ENOSPC (watch limit): raised for the root when scheduling, *silently skipped* for
+  subdirectories. So the tree's directories are counted against the limit first, and either
+  way the folder falls back to polling with a message naming the sysctl.
+* The root deleted (or a share unmounted below a local mount point): the emitter stops. A
+  supervisor thread checks every root every ``root_check_interval`` seconds, reports it
+  unavailable and re-arms the watch when it is back.
+"""
 
 from __future__ import annotations
 

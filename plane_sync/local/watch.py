@@ -5,22 +5,8 @@ reports are *hints* to a :class:`~plane_sync.local.batching.ChangeSink` (normall
 :class:`~plane_sync.local.batching.ChangeQueue`): which file of which folder may have
 changed, or "rescan this folder". It never decides what to upload.
 
-What watchdog 7.1 does not tell a handler, and how it is covered here:
-
-* inotify queue overflow: watchdog logs ``"Inotify queue overflowed; filesystem events were
-  lost"`` as a WARNING on ``watchdog.observers.inotify_c``, re-adds its recursive watches and
-  hands the handler nothing. A ``logging.Handler`` on that logger turns it into a rescan of
-  every inotify folder (one inotify instance serves them all, so all of them lost events).
-* A directory moved out of the tree gives one DirDeletedEvent, nothing for the files in it:
-  any directory deletion/move is a rescan of the folder.
-* Files landing in a just-created directory get a "created" but no "closed" event: every
-  created/modified/moved/closed event is a hint for the settle check, not "file complete".
-* ENOSPC (watch limit): raised for the root when scheduling, *silently skipped* for
-  subdirectories. So the tree's directories are counted against the limit first, and either
-  way the folder falls back to polling with a message naming the sysctl.
-* The root deleted (or a share unmounted below a local mount point): the emitter stops. A
-  supervisor thread checks every root every ``root_check_interval`` seconds, reports it
-  unavailable and re-arms the watch when it is back.
+What watchdog does not tell a handler, and how it is covered, is told in
+:mod:`plane_sync.local.inotify_events`.
 
 Mounts come and go under a folder, and the supervisor follows them from
 ``/proc/self/mountinfo`` alone (it never touches a share, so a hung one cannot stop it):
@@ -50,7 +36,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 import structlog
 from watchdog.observers.api import BaseObserver, ObservedWatch
@@ -73,42 +58,11 @@ from plane_sync.local.poller import FolderPoller
 from plane_sync.local.revival import Revival
 from plane_sync.local.roots import RootProbe
 from plane_sync.local.threads import Restart, ThreadKeeper, guarded_thread
+from plane_sync.local.watch_modes import FolderWatch, Mode, RequestedMode, mode_for
 
 log = structlog.get_logger(__name__)
 
-Mode = Literal["inotify", "poll"]
-RequestedMode = Literal["auto", "inotify", "poll"]
 ObserverFactory = Callable[[], BaseObserver]
-
-@dataclass(frozen=True)
-class FolderWatch:
-    """How one folder is watched, and why (for the log and ``plane-sync status``)."""
-
-    key: str
-    root: Path
-    mode: Mode
-    reason: str
-    fstype: str = ""
-    poll_interval: float | None = None  # set when mode == "poll"
-
-
-def choose_mode(root: Path, requested: RequestedMode,
-                mountinfo: str | None = None) -> tuple[Mode, str, str]:
-    """(mode, reason, fstype) for a folder, from the filesystem under its real path."""
-    try:
-        fstype = mounts.filesystem_type(root, mountinfo)
-    except OSError:
-        fstype = "unknown"
-    return (*mode_for(fstype, requested), fstype)
-
-
-def mode_for(fstype: str, requested: RequestedMode) -> tuple[Mode, str]:
-    """(mode, reason) for a folder on a filesystem of type ``fstype``."""
-    if requested != "auto":
-        return requested, f"watch mode {requested!r} configured"
-    if mounts.is_network_filesystem(fstype):
-        return "poll", f"{fstype} is a network filesystem: inotify cannot see remote writes"
-    return "inotify", f"{fstype} is a local filesystem"
 
 
 @dataclass

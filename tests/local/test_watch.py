@@ -17,7 +17,8 @@ from watchdog.observers.inotify import InotifyObserver
 
 from plane_sync.local import inotify_limits
 from plane_sync.local.batching import Batch, ChangeQueue
-from plane_sync.local.watch import OVERFLOW_LOGGER, Watcher, choose_mode
+from plane_sync.local.watch import OVERFLOW_LOGGER, Watcher
+from plane_sync.local.watch_modes import choose_mode
 
 pytestmark = pytest.mark.timeout(90)
 WAIT = 60.0  # generous: only reached when the test is failing anyway
