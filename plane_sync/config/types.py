@@ -13,12 +13,20 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "*.tmp", "*.part", "*.crdownload", ".DS_Store", "Thumbs.db", "desktop.ini",
 )  # fmt: skip
 
+# Temp files of downloads in progress (see sync/downloads.py): excluded even when the
+# defaults are switched off, so the scan, the watcher and the poller never take one.
+DOWNLOAD_TEMP_PREFIX = ".plane-sync-"
+DOWNLOAD_TEMP_SUFFIX = ".part"
+ALWAYS_EXCLUDED: tuple[str, ...] = (f"{DOWNLOAD_TEMP_PREFIX}*{DOWNLOAD_TEMP_SUFFIX}",)
+
 DEFAULT_REHASH_INTERVAL = 7 * 86400.0
+DEFAULT_TRASH_KEEP = 30 * 86400.0
 DEFAULT_IO_TIMEOUT = 30.0
 
 OnChange = Literal["replace", "keep"]
 OnDelete = Literal["keep", "delete"]
 WatchMode = Literal["auto", "inotify", "poll"]
+Direction = Literal["up", "both"]
 LogFormat = Literal["auto", "console", "json"]
 
 
@@ -68,6 +76,10 @@ class FolderConfig:
     # A filesystem call on the folder that has not returned after this long: the folder is
     # reported as not responding (a hung file server).
     io_timeout: float = DEFAULT_IO_TIMEOUT
+    # up: the folder is mirrored into the work item; both: attachments also come down
+    # (sync/twoway.py). Files removed by plane-sync go to the trash, kept this long.
+    direction: Direction = "up"
+    trash_keep: float = DEFAULT_TRASH_KEEP
 
 
 @dataclass(frozen=True)
