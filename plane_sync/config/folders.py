@@ -12,7 +12,6 @@ from typing import cast
 
 from plane_sync.config.reader import Problems, Section
 from plane_sync.config.types import (
-    ALWAYS_EXCLUDED,
     DEFAULT_EXCLUDES,
     DEFAULT_IO_TIMEOUT,
     DEFAULT_REHASH_INTERVAL,
@@ -122,8 +121,7 @@ def read_folders(root: Section, defaults: Settings) -> list[tuple[FolderConfig, 
         settings = read_settings(sec, defaults)
         if path is None or target is None:
             continue
-        # Our own download temp files are never synced, whatever the excludes say.
-        builtin = (DEFAULT_EXCLUDES if settings.exclude_defaults else ()) + ALWAYS_EXCLUDED
+        builtin = DEFAULT_EXCLUDES if settings.exclude_defaults else ()
         folder = FolderConfig(
             path=path, target=target, include=settings.include,
             exclude=tuple(dict.fromkeys(builtin + settings.extra_exclude)),

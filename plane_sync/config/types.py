@@ -13,12 +13,6 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "*.tmp", "*.part", "*.crdownload", ".DS_Store", "Thumbs.db", "desktop.ini",
 )  # fmt: skip
 
-# Temp files of downloads in progress (see sync/downloads.py): excluded even when the
-# defaults are switched off, so the scan, the watcher and the poller never take one.
-DOWNLOAD_TEMP_PREFIX = ".plane-sync-"
-DOWNLOAD_TEMP_SUFFIX = ".part"
-ALWAYS_EXCLUDED: tuple[str, ...] = (f"{DOWNLOAD_TEMP_PREFIX}*{DOWNLOAD_TEMP_SUFFIX}",)
-
 DEFAULT_REHASH_INTERVAL = 7 * 86400.0
 DEFAULT_TRASH_KEEP = 30 * 86400.0
 DEFAULT_IO_TIMEOUT = 30.0
