@@ -34,11 +34,10 @@ The rules (the invariants of issue 11):
 from __future__ import annotations
 
 import posixpath
-import time
+import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
 
 from plane_sync.core.display import BIDI_CONTROLS
@@ -177,24 +176,53 @@ def conflict_name(rel_path: str, attachment: RemoteAttachment, number: int = 1) 
     ``number`` > 1 when that name is taken by other bytes: ``(Plane 2026-12-01 1432 2)``."""
     directory, base = posixpath.split(rel_path)
     stem, ext = posixpath.splitext(base)
-    when = attachment_time(attachment)
-    stamp = (time.strftime("%Y-%m-%d %H%M", time.gmtime(when)) if when is not None
-             else attachment.id[:8])
+    stamp = utc_stamp(attachment.created_at or "") or attachment.id[:8]
     if number > 1:
         stamp = f"{stamp} {number}"
     name = _fit_bytes(f"{stem} (Plane {stamp}){ext}")
     return posixpath.join(directory, name) if directory else name
 
 
-def attachment_time(attachment: RemoteAttachment) -> float | None:
-    """``created_at`` as a Unix time (Plane keeps UTC; an offset is honoured), or None."""
-    try:
-        when = datetime.fromisoformat(attachment.created_at or "")
-    except ValueError:
+_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::[\d.]+)?"
+                  r"(Z|[+-]\d\d:?\d\d)?$")
+
+
+def utc_stamp(created_at: str) -> str | None:
+    """``2026-12-01T15:32:10+01:00`` -> ``2026-12-01 1432`` (UTC; Plane keeps UTC, an offset
+    is honoured), or None when it is not such a time. Pure arithmetic: core has no clock."""
+    match = _ISO.match(created_at)
+    if match is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+    year, month, day, hour, minute = (int(g) for g in match.groups()[:5])
+    zone = match.group(6) or "Z"
+    offset = 0 if zone == "Z" else (int(zone[1:3]) * 60 + int(zone[-2:])) * (
+        -1 if zone[0] == "-" else 1)
+    total = _days_from_civil(year, month, day) * 1440 + hour * 60 + minute - offset
+    days, minutes = divmod(total, 1440)
+    y, m, d = _civil_from_days(days)
+    return f"{y:04d}-{m:02d}-{d:02d} {minutes // 60:02d}{minutes % 60:02d}"
+
+
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    # Howard Hinnant's algorithm: days since 1970-01-01 in the proleptic Gregorian calendar.
+    y -= m <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil_from_days(z: int) -> tuple[int, int, int]:
+    z += 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return yoe + era * 400 + (m <= 2), m, d
 
 
 def _age(attachment: RemoteAttachment) -> tuple[str, str]:

@@ -198,3 +198,16 @@ def test_local_names(name: str, expected: str | None) -> None:
 def test_local_name_fits_255_bytes_and_keeps_the_extension() -> None:
     name = local_name_for("\u00e9" * 300 + ".pdf")
     assert name is not None and len(name.encode()) <= 255 and name.endswith(".pdf")
+
+
+@pytest.mark.parametrize(("created", "stamp"), [
+    ("2026-12-01T14:32:10.123456Z", "2026-12-01 1432"),
+    ("2026-12-01T14:32:10+00:00", "2026-12-01 1432"),
+    ("2026-12-01T00:10:00+01:00", "2026-11-30 2310"),
+    ("2024-02-28T23:30:00-01:00", "2024-02-29 0030"),
+    ("2026-12-31T23:59:59-00:30", "2027-01-01 0029"),
+    ("yesterday", None),
+])
+def test_conflict_stamps_are_utc(created: str, stamp: str | None) -> None:
+    from plane_sync.core.twoway import utc_stamp
+    assert utc_stamp(created) == stamp
