@@ -305,8 +305,14 @@ def _both_present(key: str, file: LocalFile, now: Remote, base: Base | None,
     if same is None:
         return  # a person's attachment without an MD5 yet: the up planner waits for it
     if same:
+        path = normalize_rel_path(file.rel_path)
         if base is None or base.sha256 != sha or base.version != now.version:
-            result.agreed[key] = Base(normalize_rel_path(file.rel_path), sha, now.version)
+            result.agreed[key] = Base(path, sha, now.version)
+        if now.sha256 is None:
+            # In sync with a person's attachment, maybe under a name the up planner would not
+            # match (cleaned for this filesystem): it must not upload it as a file of ours.
+            result.withhold.add(path)
+            result.protect.add(path)
         return
     local_changed = base is None or base.sha256 != sha
     remote_changed = base is None or base.version != now.version
