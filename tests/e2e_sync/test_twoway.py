@@ -112,6 +112,10 @@ def test_newer_version_updates_an_unchanged_file_and_the_old_one_goes_to_the_tra
     assert run.json["folders"][0]["downloaded"][0]["path"] == "r.txt"
     trashed = list((world.root / "a-state" / "trash").rglob("r.txt"))
     assert [p.read_text() for p in trashed] == ["version 1"]
+    status = world.cli("status", "--json", config=a.config).json["folders"][0]
+    assert [t["path"] for t in status["trash"]] == ["r.txt"]
+    assert [e["path"] for e in status["from_plane"] if e["kind"] == "downloaded"] == [
+        "r.txt"]
     assert world.names() == ["r.txt"]
 
 
@@ -129,6 +133,11 @@ def test_both_changed_keeps_both_and_reports_the_conflict(world: World) -> None:
     assert conflict["path"] == "r.txt" and conflict["copy"].startswith("r (Plane ")
     assert (b.folder / "r.txt").read_text() == "edited on b"
     assert (b.folder / conflict["copy"]).read_text() == "edited on a"
+    status = world.cli("status", "--json", config=b.config)
+    [folder] = status.json["folders"]
+    assert {"kind": "conflict", "path": conflict["copy"]}.items() <= \
+        next(e for e in folder["from_plane"] if e["kind"] == "conflict").items()
+    assert "CONFLICT" in world.cli("status", config=b.config).stdout
     human = world.cli("sync", config=b.config)
     assert human.code == 0, str(human)  # said once; the copy is uploaded now
     a.sync()
