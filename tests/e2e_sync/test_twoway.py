@@ -248,3 +248,18 @@ def test_hand_upload_names_are_cleaned_for_the_filesystem(world: World, name: st
         assert path.parent == world.folder and len(path.name.encode()) <= 255
         assert "\x07" not in path.name and "\u202e" not in path.name
         assert not path.name.startswith(".")
+
+
+def test_a_temp_file_left_by_a_crash_is_removed_at_the_next_start(world: World) -> None:
+    from plane_sync.sync.state import StateDB
+
+    world.write_config(both(world))
+    world.sync()
+    key = world.cli("status", "--json").json["folders"][0]["key"]
+    leftover = world.folder / ".plane-sync-0123456789abcdef.part"
+    leftover.write_bytes(b"half a download")  # as a kill -9 mid-download leaves it
+    with StateDB(world.state_dir / "state.db") as state:
+        state.add_temp_file(key, leftover.name, 0.0)
+    run = world.sync()
+    assert not leftover.exists()
+    assert run.json["folders"][0]["uploaded"] == []  # never taken for a file either
