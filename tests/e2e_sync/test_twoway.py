@@ -263,3 +263,20 @@ def test_a_temp_file_left_by_a_crash_is_removed_at_the_next_start(world: World) 
     run = world.sync()
     assert not leftover.exists()
     assert run.json["folders"][0]["uploaded"] == []  # never taken for a file either
+
+
+def test_verify_names_an_attachment_not_downloaded_yet_but_not_a_tombstone(
+        world: World) -> None:
+    world.write_config(both(world))
+    (world.folder / "mine.txt").write_text("mine")
+    world.sync()
+    hand_upload(world, "new.pdf", b"new pdf")
+    run = world.cli("verify", "--json")
+    assert run.code == 1, str(run)
+    assert [(d["kind"], d["path"]) for d in run.json["folders"][0]["differences"]] == [
+        ("missing", "new.pdf")]
+    world.sync()
+    assert world.cli("verify").code == 0
+    (world.folder / "new.pdf").unlink()  # deleted here: a tombstone, not a difference
+    world.sync()
+    assert world.cli("verify").code == 0
