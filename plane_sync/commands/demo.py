@@ -1,6 +1,8 @@
 """``plane-sync demo``: plane-sync on the embedded Plane emulator, for a first look without
 a Plane account. Starts the emulator on loopback, makes a demo folder with a few files, runs the
-daemon on it and prints each upload as it lands; files dropped in later are uploaded too.
+daemon on it and prints each upload as it lands; files dropped in later are uploaded too. The
+folder syncs both ways: a few seconds in, a file is attached in "Plane" (the emulator's API,
+as a colleague's browser would) and arrives in the folder.
 
 The terminal shows only the demo's own lines, each said once (a file skipped is named when
 it is first skipped, not after every pass); the daemon's log goes to a file beside the demo
@@ -11,16 +13,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from plane_sync.config.load import parse_config
 from plane_sync.core.display import visible
+from plane_sync.core.models import WorkItem
 from plane_sync.emulator import Emulator
+from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.upload import upload_file
 from plane_sync.service.daemon import Daemon
 from plane_sync.service.logs import configure_logging
 from plane_sync.service.report import human_size
@@ -41,7 +48,8 @@ def _demo_config_text(emu: Emulator, folder: Path, state_dir: Path) -> str:
                   "rate_limit": f"{DEMO_RATE[0]}/{DEMO_RATE[1]:g}s"},  # pace to the emulator's
         "state_dir": str(state_dir),
         "defaults": {"settle": "1s", "rescan_interval": "1m"},
-        "folders": [{"path": str(folder), "work_item": ident}],
+        "folders": [{"path": str(folder), "work_item": ident, "direction": "both",
+                     "poll_interval": "2s"}],
     })
 
 
@@ -52,6 +60,21 @@ def _emulator() -> Iterator[Emulator]:
         yield emu
     finally:
         emu.stop()
+
+
+def _attach_in_plane(emu: Emulator, base: Path) -> None:
+    """What a colleague does in Plane's web page: attach a file (no external id: a person's)."""
+    item = emu.work_items[0]
+    source = base / "from-a-colleague.txt"
+    source.write_text("Attached in Plane by a colleague; plane-sync brought it here.\n",
+                      encoding="utf-8")
+    body = source.read_bytes()
+    with PlaneClient(emu.url, emu.api_key, emu.workspace, rate_limit=DEMO_RATE) as client:
+        upload_file(client, WorkItem(id=item["id"], project_id=emu.project_id,
+                                     identifier=item["identifier"]),
+                    source, name="attached-in-Plane.txt", mime_type="text/plain",
+                    size=len(body), sha256=hashlib.sha256(body).hexdigest(),
+                    size_limit=emu.file_size_limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +113,9 @@ def _demo(args: argparse.Namespace, base: Path, log_path: Path) -> int:
                       flush=True)
             for name, reason in report.deleted:
                 print(f"deleted   {visible(name)} ({visible(reason)})", flush=True)
+            for rel, size in report.downloaded:
+                print(f"downloaded {visible(rel)} ({human_size(size)}) <- attached in Plane",
+                      flush=True)
             for name, reason in report.kept:
                 print(f"kept      {visible(name)} ({visible(reason)})", flush=True)
             for rel, reason in report.skipped:
@@ -100,6 +126,9 @@ def _demo(args: argparse.Namespace, base: Path, log_path: Path) -> int:
 
         daemon = Daemon(config, on_pass=show, stop_deadline=5.0)
         daemon.install_signal_handlers()
+        colleague = threading.Timer(4.0, _attach_in_plane, (emu, base))
+        colleague.daemon = True
+        colleague.start()
         daemon.run()  # Ctrl-C is how a demo ends: exit 0, not the daemon's 130
         listed = emu.attachments(emu.work_items[0]["id"])
         print(f"\n{ident} has {len(listed)} attachment(s) (files in subfolders are named "

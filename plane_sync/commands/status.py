@@ -30,6 +30,7 @@ from plane_sync.service.pauses import Pauses
 from plane_sync.service.runtime import STATE_FILE
 from plane_sync.service.state_access import state_dir_problem
 from plane_sync.sync.state import DaemonStatus, StateDB
+from plane_sync.sync.trash import Trash
 
 STALE_AFTER = 300.0  # a daemon that has not written its status for this long is stuck
 
@@ -69,6 +70,7 @@ def collect(state_dir: Path) -> dict[str, Any]:
         failures = state.failures()
         skips = state.skips()
         waiting = state.waiting()
+        events = state.remote_events()
         folders = []
         for s in state.folder_statuses():
             folders.append({
@@ -83,6 +85,13 @@ def collect(state_dir: Path) -> dict[str, Any]:
                 "waiting": [{"path": path, "reason": reason, "next_check": next_check}
                             for key, path, reason, next_check in waiting
                             if key == s.folder_key],
+                # direction both: the latest downloads, conflict copies and trashings, and
+                # what the trash holds.
+                "from_plane": [{"kind": e.kind, "path": e.rel_path, "detail": e.detail,
+                                "at": e.at} for e in events
+                               if e.folder_key == s.folder_key][-RECENT_EVENTS:],
+                "trash": [{"path": t.rel_path, "at": t.at, "where": str(t.path)}
+                          for t in Trash(state_dir, s.folder_key).entries()],
             })
         daemon = daemon_summary(state.daemon_status())
         if daemon["running"]:  # notes describe the running daemon (service.notes)
@@ -90,6 +99,9 @@ def collect(state_dir: Path) -> dict[str, Any]:
         return {"daemon": daemon, "folders": folders}
     finally:
         state.close()
+
+
+RECENT_EVENTS = 10
 
 
 def _when(ts: float | None) -> str:
@@ -142,6 +154,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"  waiting  {visible(x['path'])}: {visible(x['reason'])}{nxt}")
         for x in f["skipped"]:
             print(f"  skipped  {visible(x['path'])}: {visible(x['reason'])}")
+        for x in f["from_plane"]:
+            word = {"conflict": "CONFLICT", "trashed": "trashed"}.get(x["kind"], "downloaded")
+            print(f"  {word:<8} {visible(x['path'])}: {visible(x['detail'])} "
+                  f"({_when(x['at'])})")
+        if f["trash"]:
+            print(f"  trash: {len(f['trash'])} file(s) in "
+                  f"{visible(Trash(state_dir, f['key']).dir)}")
     return 0
 
 

@@ -15,6 +15,8 @@ from plane_sync.config.types import (
     DEFAULT_EXCLUDES,
     DEFAULT_IO_TIMEOUT,
     DEFAULT_REHASH_INTERVAL,
+    DEFAULT_TRASH_KEEP,
+    Direction,
     FolderConfig,
     OnChange,
     OnDelete,
@@ -28,6 +30,7 @@ from plane_sync.config.values import (
     MAX_REHASH_INTERVAL,
     MAX_RESCAN_INTERVAL,
     MAX_SETTLE,
+    MAX_TRASH_KEEP,
     identifier_number_problem,
     normalize_identifier,
     normalize_uuid,
@@ -37,7 +40,7 @@ from plane_sync.local.ignore import IgnoreRules
 
 SETTING_KEYS = ("include", "exclude", "exclude_defaults", "recurse", "on_change", "on_delete",
                 "watch", "poll_interval", "settle", "rescan_interval", "rehash_interval",
-                "io_timeout")
+                "io_timeout", "direction", "trash_keep")
 FOLDER_KEYS = ("path", "work_item", "work_items", "project", *SETTING_KEYS)
 
 
@@ -57,6 +60,8 @@ class Settings:
     rescan_interval: float = 600.0
     rehash_interval: float = DEFAULT_REHASH_INTERVAL
     io_timeout: float = DEFAULT_IO_TIMEOUT
+    direction: str = "up"
+    trash_keep: float = DEFAULT_TRASH_KEEP
 
 
 def read_settings(sec: Section | None, inherited: Settings) -> Settings:
@@ -84,6 +89,9 @@ def read_settings(sec: Section | None, inherited: Settings) -> Settings:
         rehash_interval=sec.seconds("rehash_interval", inherited.rehash_interval,
                                     maximum=MAX_REHASH_INTERVAL, allow_zero=True),
         io_timeout=sec.seconds("io_timeout", inherited.io_timeout, maximum=MAX_IO_TIMEOUT),
+        direction=sec.choice("direction", ("up", "both"), inherited.direction),
+        trash_keep=sec.seconds("trash_keep", inherited.trash_keep, maximum=MAX_TRASH_KEEP,
+                               allow_zero=True),
     )
 
 
@@ -122,6 +130,7 @@ def read_folders(root: Section, defaults: Settings) -> list[tuple[FolderConfig, 
             poll_interval=settings.poll_interval, settle=settings.settle,
             rescan_interval=settings.rescan_interval, key=_folder_key(path),
             rehash_interval=settings.rehash_interval, io_timeout=settings.io_timeout,
+            direction=cast(Direction, settings.direction), trash_keep=settings.trash_keep,
         )
         folders.append((folder, place))
     return folders

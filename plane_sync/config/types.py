@@ -14,11 +14,13 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )  # fmt: skip
 
 DEFAULT_REHASH_INTERVAL = 7 * 86400.0
+DEFAULT_TRASH_KEEP = 30 * 86400.0
 DEFAULT_IO_TIMEOUT = 30.0
 
 OnChange = Literal["replace", "keep"]
 OnDelete = Literal["keep", "delete"]
 WatchMode = Literal["auto", "inotify", "poll"]
+Direction = Literal["up", "both"]
 LogFormat = Literal["auto", "console", "json"]
 
 
@@ -68,6 +70,10 @@ class FolderConfig:
     # A filesystem call on the folder that has not returned after this long: the folder is
     # reported as not responding (a hung file server).
     io_timeout: float = DEFAULT_IO_TIMEOUT
+    # up: the folder is mirrored into the work item; both: attachments also come down
+    # (sync/twoway.py). Files removed by plane-sync go to the trash, kept this long.
+    direction: Direction = "up"
+    trash_keep: float = DEFAULT_TRASH_KEEP
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,17 @@ class _CompiledGroup:
         )
 
 
+# Temp files of downloads in progress (sync/downloads.py): left out whatever the rules say,
+# so the scan, the watcher and the poller never take one.
+DOWNLOAD_TEMP_PREFIX = ".plane-sync-"
+DOWNLOAD_TEMP_SUFFIX = ".part"
+
+
+def is_download_temp(rel_path: str) -> bool:
+    name = rel_path.rsplit("/", 1)[-1]
+    return name.startswith(DOWNLOAD_TEMP_PREFIX) and name.endswith(DOWNLOAD_TEMP_SUFFIX)
+
+
 class IgnoreRules:
     """Decide which paths of a folder are left out of the sync.
 
@@ -155,7 +166,7 @@ class IgnoreRules:
 
     def ignores(self, rel_path: str, is_dir: bool) -> bool:
         """True when ``rel_path`` (POSIX, relative to the folder root) is left out."""
-        if self._exclude.matches(rel_path, is_dir):
+        if self._exclude.matches(rel_path, is_dir) or is_download_temp(rel_path):
             return True
         if is_dir or self._include is None:
             return False

@@ -459,6 +459,9 @@ class Daemon:
             self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
         else:
             run.nothing_waiting(target.key)
+        if target.folder.direction == "both" and not self._stop.is_set():
+            # What is attached in Plane makes no local event: list again every poll_interval.
+            self.schedule.mark(target.key, later + target.folder.poll_interval)
         if report.failed:  # come back when the first failed file's retry is due
             assert self._state is not None
             self.schedule.mark_retry(target.key, later, [

@@ -101,7 +101,8 @@ class PassGovernor:
         """A pass over ``key`` that started at ``started`` ended with ``report``."""
         history = self._history(key)
         history.starts.append(started)
-        changed = bool(report.uploaded or report.deleted or report.failed) \
+        changed = bool(report.uploaded or report.deleted or report.failed
+                       or report.downloaded or report.trashed) \
             or report.fingerprint != history.fingerprint
         # While looping, passes come every loop_gap: still the same loop.
         window = self.loop_gap * 1.5 if history.looping \

@@ -27,6 +27,17 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
             print(f"  {verb:<12} {v(path)} ({human_size(size)})", file=out)
         for name, reason in r.deleted:
             print(f"  {dverb:<12} {v(name)} ({v(reason)})", file=out)
+        conflicts = dict(r.conflicts)
+        for path, size in r.downloaded:
+            if path in conflicts:
+                print(f"  {'CONFLICT':<12} {v(conflicts[path])}: changed here and in Plane; "
+                      f"kept, Plane's version written beside it as {v(path)}", file=out)
+            else:
+                word = "would download" if dry_run else "downloaded"
+                print(f"  {word:<12} {v(path)} ({human_size(size)})", file=out)
+        for path, reason in r.trashed:
+            word = "would trash" if dry_run else "trashed"
+            print(f"  {word:<12} {v(path)} ({v(reason)})", file=out)
         for name, reason in r.kept:
             print(f"  {'kept':<12} {v(name)} ({v(reason)})", file=out)
         for path, reason in r.skipped:
@@ -68,11 +79,17 @@ def totals_line(reports: Sequence[PassReport], problems: Sequence[TargetProblem]
         parts.append(f"{waiting} waiting")
     if broken:
         parts.append(f"{broken} folder(s) not synced")
+    downloaded = sum(len(r.downloaded) for r in reports)
+    if downloaded:
+        parts.append(f"{downloaded} {'would download' if dry_run else 'downloaded'}")
+    conflicts = sum(len(r.conflicts) for r in reports)
+    if conflicts:
+        parts.append(f"{conflicts} conflict(s)")
     held = sum(1 for r in reports if r.held)
     if held:
         parts.append(f"deletions held back in {held} folder(s)")
     line = ("Dry run, nothing changed: " if dry_run else "Total: ") + ", ".join(parts)
-    return line + (" (see above)" if failed or broken or held or waiting else "")
+    return line + (" (see above)" if failed or broken or held or waiting or conflicts else "")
 
 
 def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
@@ -82,6 +99,9 @@ def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem
             "work_item": r.label, "path": r.path, "key": r.target_key,
             "uploaded": [{"path": p, "bytes": b} for p, b in r.uploaded],
             "deleted": [{"name": n, "reason": why} for n, why in r.deleted],
+            "downloaded": [{"path": p, "bytes": b} for p, b in r.downloaded],
+            "conflicts": [{"path": p, "copy": c} for c, p in r.conflicts],
+            "trashed": [{"path": p, "reason": why} for p, why in r.trashed],
             "kept": [{"name": n, "reason": why} for n, why in r.kept],
             "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
             "waiting": [{"path": p, "reason": why} for p, why in r.waiting],

@@ -11,12 +11,12 @@ same scan and listing by :mod:`plane_sync.sync.verify` (the daemon does so on re
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from plane_sync.core.identity import normalize_rel_path, path_key_for
-from plane_sync.core.models import RemoteAttachment
+from plane_sync.core.models import LocalFile, RemoteAttachment
 from plane_sync.core.reconcile import (
     REASON_GONE,
     SKIP_TOO_LARGE,
@@ -41,6 +41,7 @@ from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, StateDB
 from plane_sync.sync.targets import Target
+from plane_sync.sync.twoway import TwoWay
 from plane_sync.sync.unseen import beneath, under_any, unseen_dirs
 from plane_sync.sync.uploads import Uploader
 from plane_sync.sync.verify import Rules, compare
@@ -90,6 +91,9 @@ class Engine:
                                 clock=clock, progress=self.progress,
                                 raise_server_errors=raise_server_errors, probe=probe,
                                 skip=self._skip)
+        self.twoway = TwoWay(client, state, external_source=external_source, dry_run=dry_run,
+                             clock=clock, must_raise=self.recovery.must_raise, skip=self._skip,
+                             stop=stop)
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -147,7 +151,14 @@ class Engine:
                         stop_waiting_for=self._given_up_waiting(remote))
         # A directory the scan could not see into holds back only what is below it.
         visible = [a for a in remote if not beneath(a, unseen, self.external_source)]
-        actions = plan(scan.files, visible, policy, unsettled=unsettled)
+        files: Sequence[LocalFile] = scan.files
+        planned_unsettled = unsettled
+        if folder.direction == "both":  # downloads first; see sync.twoway
+            files, planned_unsettled = self.twoway.before_uploads(
+                target, scan.files, visible, unsettled, unseen,
+                recent_deletions=ownership.recent_deletions,
+                allow_mass_delete=policy.allow_mass_delete, report=report)
+        actions = plan(files, visible, policy, unsettled=planned_unsettled)
         self._note_scan_problems(target, scan, report)
         if any(isinstance(a, Keep) for a in actions):
             seen_before = {normalize_rel_path(p) for p in seen_before}
@@ -176,12 +187,16 @@ class Engine:
             elif isinstance(action, Hold):
                 report.held = _with_remedy(action.reason, target, bool(action.suppressed))
         finished = not report.stopped
+        if folder.direction == "both":
+            self.twoway.after_uploads(target, scan.files, report)
         self._say_hold(target, report.held, finished)
         # Verify and forget only what a scan that saw into every directory can vouch for.
-        if verify and finished and not unseen and not actions and not self.dry_run:
+        quiet = not actions and not report.downloaded and not report.trashed
+        if verify and finished and not unseen and quiet and not self.dry_run:
             self._verify(target, scan, remote, unsettled, ownership.seen, report)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
+        busy |= {p for p, _ in report.trashed}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
         if scan.available and not self.dry_run:
             # Hashes go only with their files: one still being written, unreadable, or in a

@@ -26,6 +26,11 @@ class PassReport:
     differences: list[tuple[str, str]] = field(default_factory=list)  # verify: (path, what)
     unavailable: str | None = None
     error: str | None = None  # the work item could not be listed: nothing was done
+    # direction both: (rel_path, bytes) written from Plane, (copy, path) conflict copies
+    # (also in downloaded), (rel_path, reason) files moved to the trash.
+    downloaded: list[tuple[str, int]] = field(default_factory=list)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
+    trashed: list[tuple[str, str]] = field(default_factory=list)
     in_sync: int = 0
     api_calls: int = 0
     stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
@@ -41,9 +46,11 @@ class PassReport:
     @property
     def in_sync_now(self) -> bool:
         """Whether the work item holds exactly the folder's files after this pass: nothing
-        failed, waits, is held or paused, and the folder could be compared at all."""
+        failed, waits, is held or paused, and the folder could be compared at all. A pass
+        that wrote a conflict copy is not either: someone has to look (said once: the next
+        pass finds the copy in place)."""
         return (self.ok and not self.waiting and not self.held and self.paused is None
-                and not self.differences)
+                and not self.differences and not self.conflicts)
 
     def wait(self, rel_path: str, reason: str, next_check: float | None = None) -> None:
         """Leave ``rel_path`` waiting; ``next_check`` (wall clock): when to look again."""

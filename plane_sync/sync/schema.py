@@ -68,5 +68,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE hashes ADD COLUMN hashed_at REAL NOT NULL DEFAULT 0;
     UPDATE hashes SET hashed_at = CAST(strftime('%s', 'now') AS REAL);
     """,
+    # 5: direction both: what folder and work item last agreed on per path (the synced base,
+    # also the tombstone of a local deletion), download temp files to remove after a crash,
+    # and the latest downloads, conflicts and trashings for status.
+    """
+    CREATE TABLE synced (
+        folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, path_key TEXT NOT NULL,
+        rel_path TEXT NOT NULL, sha256 TEXT NOT NULL, version TEXT NOT NULL,
+        PRIMARY KEY (folder_key, work_item_id, path_key));
+    CREATE TABLE temp_files (
+        path TEXT PRIMARY KEY, folder_key TEXT NOT NULL, created_at REAL NOT NULL);
+    CREATE TABLE remote_events (
+        folder_key TEXT NOT NULL, kind TEXT NOT NULL, rel_path TEXT NOT NULL,
+        detail TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX remote_events_by_folder ON remote_events (folder_key, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

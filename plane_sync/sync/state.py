@@ -38,6 +38,7 @@ from plane_sync.sync.records import (
 )
 from plane_sync.sync.schema import MIGRATIONS, SCHEMA_VERSION
 from plane_sync.sync.state_tables import OwnershipTables
+from plane_sync.sync.twoway_tables import TwoWayTables
 
 __all__ = [
     "MAX_RETRY_DELAY", "SCHEMA_VERSION", "DaemonStatus", "Failure", "FolderHashCache",
@@ -53,7 +54,7 @@ def _discard(folder_key: str, batch: list[HashRow]) -> None:
     """The store of a read-only hash cache."""
 
 
-class StateDB(OwnershipTables):
+class StateDB(OwnershipTables, TwoWayTables):
     """All local state of plane-sync in one SQLite file. Raises StateError."""
 
     def __init__(self, path: Path) -> None:
@@ -359,7 +360,7 @@ class StateDB(OwnershipTables):
         intents stay: they still point at attachments that need cleaning up."""
         with self._transaction() as conn:
             for table in ("hashes", "failures", "skips", "pending", "folder_status", "seen",
-                          "deletions", "waiting"):
+                          "deletions", "waiting", "synced", "temp_files", "remote_events"):
                 conn.execute(f"DELETE FROM {table} WHERE folder_key = ?",  # noqa: S608
                              (folder_key,))
 

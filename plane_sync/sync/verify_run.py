@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from plane_sync.core.identity import normalize_rel_path, path_key_for
+from plane_sync.core.models import LocalFile, RemoteAttachment
+from plane_sync.core.twoway import current_versions
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import MemoryHashCache, scan_folder
 from plane_sync.remote.client import PlaneClient
@@ -48,6 +51,9 @@ def verify_target(client: PlaneClient, state: StateDB, target: Target, limits: S
     if deep:
         diffs += deep_check(matched, scan.files,
                             lambda aid, sink: client.download(target.work_item, aid, sink))
+    if folder.direction == "both":
+        diffs += _not_downloaded(state, target, scan.files, remote, external_source,
+                                 IgnoreRules(folder.include, folder.exclude))
     diffs += _pending(state, target)
     verdict.files = len(scan.files)
     verdict.differences = sorted(diffs, key=lambda d: (normalize_rel_path(d.path), d.kind))
@@ -63,4 +69,28 @@ def _pending(state: StateDB, target: Target) -> list[Difference]:
               if i.work_item_id == target.work_item.id]
     found += [Difference("pending", p.rel_path, "waits on another machine's pending upload")
               for p in state.pending(target.key)]
+    return found
+
+
+def _not_downloaded(state: StateDB, target: Target, files: Sequence[LocalFile],
+                    remote: Sequence[RemoteAttachment], external_source: str,
+                    rules: IgnoreRules) -> list[Difference]:
+    """direction both: a path's current attachment with no file in the folder, unless the
+    file was deleted here since it was synced (its base names this very version) or the
+    folder's rules leave the path out."""
+    bases = {b.rel_path: b for b in state.synced_bases(target.key, target.work_item.id).values()}
+    present = {path_key_for(f.rel_path) for f in files}
+    known = [normalize_rel_path(f.rel_path) for f in files] + list(bases)
+    current, _ = current_versions(remote, known, external_source)
+    found = []
+    for key, now in current.items():
+        base = bases.get(now.rel_path)
+        if key in present or (base is not None and base.version == now.version):
+            continue
+        if rules.ignores(now.rel_path, False) or (
+                "/" in now.rel_path and not target.folder.recurse):
+            continue
+        found.append(Difference("missing", now.rel_path, f"attached in Plane as "
+                                f"{now.attachment.name!r} but not in the folder "
+                                "(direction: both; the next sync downloads it)"))
     return found

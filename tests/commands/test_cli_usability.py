@@ -285,7 +285,8 @@ def test_demo_stops_on_ctrl_c_with_a_summary(home: Path) -> None:
     try:
         assert proc.stdout is not None
         seen: list[str] = []
-        while sum(line.startswith("uploaded") for line in seen) < 3:
+        while sum(line.startswith("uploaded") for line in seen) < 3 or not any(
+                line.startswith("downloaded attached-in-Plane.txt") for line in seen):
             line = proc.stdout.readline()
             assert line, (seen, proc.stderr.read() if proc.stderr else "")
             seen.append(line)
@@ -300,5 +301,7 @@ def test_demo_stops_on_ctrl_c_with_a_summary(home: Path) -> None:
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert "PROJ-1 has 3 attachment(s)" in out
+    assert "PROJ-1 has 4 attachment(s)" in out  # the colleague's one is not uploaded back
+    folder = Path(watching.split()[1])
+    assert (folder / "attached-in-Plane.txt").read_text().startswith("Attached in Plane")
     assert "The demo folder is left in " in out and "rm -r" in out

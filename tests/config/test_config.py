@@ -659,3 +659,27 @@ def test_status_loads_the_config_without_resolving_folder_paths(
     assert str(folder) not in resolved
     load_config(config, env=ENV)
     assert str(folder) in resolved  # the other commands compare real paths
+
+
+def test_direction_and_trash_keep_are_read_and_checked(tmp_path: Path) -> None:
+    from plane_sync.config.load import load_config as _load
+    from plane_sync.errors import ConfigError
+    folder = tmp_path / "d"
+    folder.mkdir()
+    base = ("plane: {url: 'https://plane.example.com', api_key: k, workspace: w}\n"
+            f"state_dir: {tmp_path / 's'}\n")
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(base + "defaults: {direction: both, trash_keep: 7d}\n"
+                  f"folders: [{{path: {folder}, work_item: P-1}}, "
+                  f"{{path: {tmp_path}, work_item: P-2, direction: up}}]\n".replace(
+                      f"path: {tmp_path},", f"path: {tmp_path / 'e'},"))
+    (tmp_path / "e").mkdir()
+    config = _load(ok, env={})
+    assert [f.direction for f in config.folders] == ["both", "up"]
+    assert config.folders[0].trash_keep == 7 * 86400
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base + f"folders: [{{path: {folder}, work_item: P-1, direction: down, "
+                   "trash_keep: 400d}]\n")
+    with pytest.raises(ConfigError) as err:
+        _load(bad, env={})
+    assert "folders[0].direction" in str(err.value) and "folders[0].trash_keep" in str(err.value)
