@@ -12,7 +12,8 @@ Safety: nothing is deleted while the folder is unavailable (missing, unreadable,
 A gone file's attachments are deleted only when this folder has **seen** the path
 (``Policy.seen``): another folder or machine feeding the same work item tags its uploads just
 like ours, and its paths are not ours to delete. Deletions of gone files are held when, with
-those deleted within the guard's window (``Policy.recent_deletions``), they would remove more
+those deleted within the guard's window, net of the paths that arrived meanwhile
+(``Policy.recent_deletions``), they would remove more
 than half of what the folder held (the paths on disk, the seen paths that are gone, and those
 deleted within the window): a share that empties one file at a time is held just like one
 that empties at once. Carrying out an allowed plan never turns a held deletion into an
@@ -318,7 +319,8 @@ def _plan_gone(gone: dict[str, _Ours], held: int,
     losing = len(gone) + policy.recent_deletions
     if 2 * losing > held and not policy.allow_mass_delete:
         # Looks like an unmounted or emptying share: hold every deletion of gone files.
-        recent = (f" ({policy.recent_deletions} of them deleted within the last hour)"
+        recent = (f" ({policy.recent_deletions} of them deleted within the last hour, more "
+                  "than arrived)"
                   if policy.recent_deletions else "")
         return [], Hold(f"{losing} of {held} files are gone{recent}; deleting more than "
                         "half looks like an unmounted or emptying share, so nothing is "

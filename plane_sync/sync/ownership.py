@@ -2,7 +2,10 @@
 
 Before a pass, the paths on disk (and those that exist but were not taken yet) are added to
 what the folder has seen for its work item; the planner gets the seen path keys and the number
-of gone files deleted within the mass-delete guard's window. After the pass, a seen path that is
+of gone files deleted within the mass-delete guard's window, less the paths that arrived
+meanwhile (renames and replacements do not shrink a folder; the first pass of a folder, or
+the first after its state was lost, records no arrivals, so it cannot hide a loss). After the
+pass, a seen path that is
 gone and has no attachment of ours left is forgotten, so the table stays as small as the work
 item's attachment list.
 """
@@ -22,7 +25,7 @@ DELETE_WINDOW = 3600.0  # the mass-delete guard counts deletions of gone files t
 @dataclass(frozen=True)
 class Ownership:
     seen: frozenset[str]  # path keys this folder has seen, the present ones included
-    recent_deletions: int
+    recent_deletions: int  # gone files deleted within the window, net of arrivals (>= 0)
 
 
 def note_seen(state: StateDB, folder_key: str, work_item_id: str, files: Iterable[LocalFile],
@@ -34,7 +37,11 @@ def note_seen(state: StateDB, folder_key: str, work_item_id: str, files: Iterabl
     new = [(k, p) for k, p in present.items() if k not in stored]
     if record and new:
         state.add_seen(folder_key, work_item_id, new)
-    recent = state.recent_deletions(folder_key, now - DELETE_WINDOW)
+        if stored:
+            state.record_arrivals(folder_key, [k for k, _ in new], now)
+    since = now - DELETE_WINDOW
+    recent = max(0, state.recent_deletions(folder_key, since)
+                 - state.recent_arrivals(folder_key, since))
     return Ownership(frozenset(stored) | frozenset(present), recent)
 
 

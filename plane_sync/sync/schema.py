@@ -83,5 +83,12 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL, at REAL NOT NULL);
     CREATE INDEX remote_events_by_folder ON remote_events (folder_key, at);
     """,
+    # 6: when paths arrived in a folder it already knew, so the mass-delete guard weighs what
+    # went against what came (a folder whose files are renamed is not emptying).
+    """
+    CREATE TABLE arrivals (
+        folder_key TEXT NOT NULL, path_key TEXT NOT NULL, arrived_at REAL NOT NULL);
+    CREATE INDEX arrivals_by_folder ON arrivals (folder_key, arrived_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -360,7 +360,8 @@ class StateDB(OwnershipTables, TwoWayTables):
         intents stay: they still point at attachments that need cleaning up."""
         with self._transaction() as conn:
             for table in ("hashes", "failures", "skips", "pending", "folder_status", "seen",
-                          "deletions", "waiting", "synced", "temp_files", "remote_events"):
+                          "deletions", "waiting", "synced", "temp_files", "remote_events",
+                          "arrivals"):
                 conn.execute(f"DELETE FROM {table} WHERE folder_key = ?",  # noqa: S608
                              (folder_key,))
 

@@ -6,6 +6,8 @@
   loses this too, and then nothing is deleted until the files are seen again (the safe side).
 - ``deletions``: when each gone file's attachments were deleted, so the mass-delete guard can
   count a window (a share emptying one file at a time is held like one emptied at once).
+- ``arrivals``: when new paths appeared in a folder that had been seen before, so the guard
+  counts what the folder lost net of what it gained (renames are no emptying).
 - ``pending``: another machine's attachments still pending (first seen, when looked at again,
   how often so far): see :mod:`plane_sync.sync.pending`.
 - ``holds``: a condition that holds back every upload until a time (expired policies).
@@ -67,6 +69,20 @@ class OwnershipTables:
                          (folder_key, since))
             row = conn.execute("SELECT COUNT(DISTINCT path_key) FROM deletions "
                                "WHERE folder_key = ?", (folder_key,)).fetchone()
+        return int(row[0])
+
+    def record_arrivals(self, folder_key: str, path_keys: Iterable[str], now: float) -> None:
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO arrivals VALUES (?, ?, ?)",
+                             [(folder_key, k, now) for k in path_keys])
+
+    def recent_arrivals(self, folder_key: str, since: float) -> int:
+        """How many paths arrived in this folder since ``since``; older rows are dropped."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM arrivals WHERE folder_key = ? AND arrived_at < ?",
+                         (folder_key, since))
+            row = conn.execute("SELECT COUNT(*) FROM arrivals WHERE folder_key = ?",
+                               (folder_key,)).fetchone()
         return int(row[0])
 
     # --- another machine's pending uploads ---------------------------------------

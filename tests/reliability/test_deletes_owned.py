@@ -80,6 +80,27 @@ def test_case4_a_folder_emptied_one_file_at_a_time_is_held_like_one_emptied_at_o
     assert codes[:5] == [0] * 5 and set(codes[5:]) == {1}
 
 
+def test_a_folder_that_keeps_its_size_while_files_come_and_go_is_never_held(
+        world: World) -> None:
+    # Renames and replacements: more files gone within the hour than the folder holds, but
+    # the folder never shrinks, so this is no emptying share.
+    names = make_files(world.folder, 6)
+    config = deleting(world, world.folder, "state", "r")
+    world.sync(config=config)
+    for round_ in range(3):
+        for name in names:
+            (world.folder / name).rename(world.folder / f"r{round_}-{name}")
+        names = [f"r{round_}-{n}" for n in names]
+        run = world.cli("sync", config=config)
+        assert run.code == 0 and "HELD" not in run.stdout, run.stdout
+    assert sorted(world.names()) == sorted(names)
+    # ... while a folder that then shrinks by more than half is still held.
+    for name in names[:4]:
+        (world.folder / name).unlink()
+    held = world.cli("sync", config=config)
+    assert held.code == 1 and "HELD" in held.stdout
+
+
 def test_case5_a_held_deletion_names_its_way_out_and_the_override_is_for_one_run(
         world: World) -> None:
     names = make_files(world.folder, 4)

@@ -288,7 +288,7 @@ def test_version_one_database_is_migrated(tmp_path: Path) -> None:
         conn.execute("INSERT INTO pending VALUES ('f', 'a', 'att', 5.0)")
     conn.close()
     with StateDB(path) as db:
-        assert db.schema_version() == SCHEMA_VERSION == 5
+        assert db.schema_version() == SCHEMA_VERSION == 6
         db.intent_add(FOLDER, "item", "ext", "a", 1.0)
         assert len(db.intents()) == 1
         assert db.pending("f") == [PendingConflict("f", "a", "att", 5.0, None, 0)]
