@@ -99,9 +99,12 @@ def _scan(root: Path, rules: IgnoreRules, *, recurse: bool, cache: HashCache | N
     except OSError as exc:
         return _unavailable(root, exc)
     try:
-        root_stat = os.fstat(root_fd)
+        try:  # a share failing between open and listing is unavailable, as at open
+            root_stat = os.fstat(root_fd)
+            real_root = os.path.realpath(root)
+        except OSError as exc:
+            return _unavailable(root, exc)
         mounts = _mounts()
-        real_root = os.path.realpath(root)
         keys = key_policy(real_root, root_stat.st_dev, mounts) if mounts else KeyPolicy()
         walker = _Walker(rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
                          settled=settled, hash_limit=hash_limit,

@@ -82,6 +82,7 @@ log = structlog.get_logger(__name__)
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130  # 130: stopped by Ctrl-C (SIGINT), as a shell expects
 STOP_DEADLINE = 30.0  # seconds the running upload gets after SIGTERM
+FOLDER_RETRY = 30.0  # seconds before a pass that a filesystem error cut short runs again
 
 
 class Daemon:
@@ -434,6 +435,11 @@ class Daemon:
             self._plane_trouble(exc)
             self.schedule.mark(target.key, time.monotonic())
             return False
+        except OSError as exc:
+            self._folder_failed(target, exc)
+            return True
+        self.conditions.end(("pass_failed", target.key), "sync.pass_recovered",
+                            folder=str(target.root), work_item=target.label)
         self.schedule.recovered()
         self._verify_due.discard(target.key)
         later = time.monotonic()
@@ -471,6 +477,21 @@ class Daemon:
         if self.on_pass is not None:
             self.on_pass(report)
         return True
+
+    def _folder_failed(self, target: Target, exc: OSError) -> None:
+        """The folder's filesystem failed mid-pass (an I/O error from a share): the daemon
+        goes on, shows the folder as failing in ``status`` and tries it again later."""
+        where = f": {os.fsdecode(exc.filename)}" if exc.filename is not None else ""
+        reason = f"{exc.strerror or exc}{where}"
+        self.live.pass_failed("folder")
+        self.conditions.start(("pass_failed", target.key), "sync.pass_failed",
+                              folder=str(target.root), work_item=target.label, error=reason,
+                              retry_in=FOLDER_RETRY,
+                              note="the folder's filesystem failed; the pass is tried again")
+        self.activity.folder_state([target], "error", f"pass failed: {reason}; tried again "
+                                   f"every {FOLDER_RETRY:.0f}s")
+        if not self._stop.is_set():
+            self.schedule.mark(target.key, time.monotonic() + FOLDER_RETRY)
 
     def _plane_trouble(self, exc: Exception) -> None:
         delay = self.schedule.trouble(time.monotonic())

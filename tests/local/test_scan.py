@@ -386,3 +386,30 @@ def test_files_over_the_hash_limit_are_listed_but_never_read(tmp_path: Path) -> 
     assert by_path["big.bin"].size == 11 and by_path["big.bin"].sha256 == ""
     assert by_path["small.txt"].sha256 == hashlib.sha256(b"x" * 10).hexdigest()
     assert len(cache) == 1
+
+
+def test_a_root_that_fails_after_it_opened_is_unavailable_not_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An sshfs share whose server stops answers EIO to calls on an open directory; the
+    # daemon died of it. fstat on our own directory cannot be made to fail on local disk.
+    (tmp_path / "a.txt").write_text("a")
+
+    real_open, real_fstat = os.open, os.fstat
+    root_fds: list[int] = []
+
+    def open_(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        fd = real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+        if os.fspath(path) == os.fspath(tmp_path):  # type: ignore[call-overload]
+            root_fds.append(fd)
+        return fd
+
+    def fstat(fd: int) -> os.stat_result:
+        if fd in root_fds:
+            raise OSError(5, "Input/output error")
+        return real_fstat(fd)
+
+    monkeypatch.setattr(scan.os, "open", open_)
+    monkeypatch.setattr(scan.os, "fstat", fstat)
+    result = scan_folder(tmp_path, NO_RULES)
+    assert not result.available and result.files == ()
+    assert result.reason == f"folder {tmp_path} cannot be read: Input/output error"
