@@ -234,9 +234,9 @@ def _read_plane(root: Section, warnings: list[str], file_mode: int | None,
     if ca_bundle is not None and not ca_bundle.is_file():
         sec.problem("ca_bundle", f"{ca_bundle} is not a file")
     timeout = sec.seconds("timeout", 30.0, maximum=MAX_TIMEOUT)
-    rate_limit = (60, 60.0)
+    rate_limit: tuple[int, float] | None = None
     ok, raw_rate = sec.scalar("rate_limit")
-    if ok and "rate_limit" in sec:
+    if ok and raw_rate is not None:
         try:
             rate_limit = parse_rate_limit(raw_rate)
         except ValueError as exc:

@@ -25,7 +25,7 @@ from plane_sync.core.display import redact_url
 from plane_sync.core.mime import FALLBACK
 from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadTicket, WorkItem
 from plane_sync.errors import BadRequest, NotFound, PermissionDenied, UnexpectedResponse
-from plane_sync.remote.ratelimit import DEFAULT_LIMIT, limiter_for
+from plane_sync.remote.ratelimit import RateLimiter, limiter_for
 from plane_sync.remote.retry import RetryPolicy
 from plane_sync.remote.session import (
     INVALID_FILE_TYPE,
@@ -83,18 +83,21 @@ class PlaneClient:
     """Client of one Plane workspace (see the module docstring)."""
 
     def __init__(self, base_url: str, api_key: str, workspace: str, *,
-                 rate_limit: tuple[int, float] | None = DEFAULT_LIMIT, timeout: float = 30.0,
+                 rate_limit: tuple[int, float] | None = None, timeout: float = 30.0,
                  ca_bundle: str | None = None, retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
                  storage_transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 limiter: RateLimiter | None = None) -> None:
         root = base_url.rstrip("/")
         root = root.removesuffix("/api/v1").removesuffix("/api")
         self.base_url = root
         self.shown_url = redact_url(root)  # for messages and logs: no user:password@
         self.workspace = workspace
-        limit = rate_limit or DEFAULT_LIMIT
-        self.limiter = limiter_for(api_key, limit[0], limit[1])
+        # rate_limit is a ceiling; the limit itself is learned from the server's answers.
+        # ``limiter``: a limiter of its own instead of the key's shared one (as another
+        # process would have; benchmarks and tests).
+        self.limiter = limiter or limiter_for(api_key, rate_limit)
         self.retry = retry or RetryPolicy()
         self._session = PlaneSession(f"{root}/api/v1", api_key, limiter=self.limiter,
                                      retry=self.retry, timeout=timeout, ca_bundle=ca_bundle,

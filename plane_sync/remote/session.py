@@ -257,8 +257,8 @@ class PlaneSession:
         if status == 429:
             return RateLimited(
                 f"Plane kept answering 429 (rate limit) when asked to {what}. Another "
-                "client may be using the same API key; lower the configured rate or use a "
-                "separate key.", **kw)
+                "client may be using the same API key; give plane-sync a ceiling below the "
+                "key's limit (rate_limit) or a key of its own.", **kw)
         if status >= 500:
             return ServerError(
                 f"Plane failed to {what} ({status}){quoted} after retries. Check the Plane "

@@ -58,7 +58,7 @@ def test_example_file_loads_and_shows_every_key() -> None:
     config = load_config(REPO / "config.example.yaml", env=ENV)
     assert config.plane.api_key == KEY
     assert config.plane.url == "https://api.plane.so"
-    assert config.plane.rate_limit == (60, 60.0)
+    assert config.plane.rate_limit is None  # the server's own limit, learned
     assert config.state_dir == Path("/home/user/.local/state/plane-sync")
     single, by_uuid, subfolders = config.folders
     assert single.target == SingleTarget(identifier="PROJ-123")
@@ -81,7 +81,7 @@ def test_example_file_loads_and_shows_every_key() -> None:
 def test_minimal_config_gets_the_documented_defaults() -> None:
     config = parse(PLANE + ONE_FOLDER, env={**ENV, "XDG_STATE_HOME": "/var/state"})
     plane = config.plane
-    assert (plane.timeout, plane.rate_limit, plane.external_source) == (30.0, (60, 60.0),
+    assert (plane.timeout, plane.rate_limit, plane.external_source) == (30.0, None,
                                                                         "plane-sync")
     assert plane.file_size_limit is None and plane.ca_bundle is None
     assert config.state_dir == Path("/var/state/plane-sync")
