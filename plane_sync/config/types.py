@@ -31,6 +31,9 @@ class PlaneSettings:
     rate_limit: tuple[int, float] | None = None
     external_source: str = "plane-sync"
     file_size_limit: int | None = None  # None: learn it from the server
+    recheck_share: float = 0.10  # of the rate budget, for listing unchanged work items
+    upload_workers: int = 4  # uploads in flight at once
+    max_upload_rate: int | None = None  # bytes a second to storage, all uploads together
 
 
 @dataclass(frozen=True)

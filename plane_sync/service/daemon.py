@@ -6,7 +6,12 @@ happened while we were down), then react to batches of hints. A jittered periodi
 every folder catches whatever a watcher missed (an inotify overflow or more hints than the
 queue's cap already arrive as "rescan this folder").
 
-Events are hints: a batch only marks a target dirty, and a pass scans it. A file is uploaded
+Events are hints: a batch only marks a target dirty, and a pass scans it. A pass asks Plane
+for the work item's attachments only when the folder changed since its last clean pass, so
+rescans of unchanged folders cost no request; re-checks list unchanged work items anyway, the
+oldest first, within a share of the rate budget (:mod:`plane_sync.service.recheck`), and a
+rescan asked for with ``plane-sync rescan`` (or ``resume``) lists every work item of the
+folder. A file is uploaded
 once its size and mtime have held still for ``settle`` seconds, as a per-folder Settler sees
 them over successive passes (on local disks a ctime older than ``settle`` is proof enough; on
 network shares the server's clock is not trusted, so a file is looked at twice); the upload then
@@ -49,11 +54,13 @@ from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.control_plane import serving
+from plane_sync.service.eta import Pace
 from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.live import LiveStatus
 from plane_sync.service.notes import Notes
 from plane_sync.service.pauses import Pauses
+from plane_sync.service.recheck import Rechecks
 from plane_sync.service.reload import quiet_for, read_new_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
 from plane_sync.service.scheduler import Scheduler
@@ -90,6 +97,8 @@ class Daemon:
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
+        self._resolver: WorkItemResolver | None = None  # work items looked up, kept
+        self.rechecks = Rechecks(config.plane.recheck_share, rate=lambda: 0.0)
         self._fatal_error: AuthError | None = None
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
@@ -141,6 +150,11 @@ class Daemon:
             self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
             self.live.rate_usage = self._client.limiter.usage
+            limiter = self._client.limiter
+            self.rechecks.rate = lambda: limiter.per_second
+            self.live.rate_source = lambda: limiter.limit.source
+            self.live.pace = lambda: Pace(limiter.per_second, workers=1,
+                                          bytes_per_second=self.config.plane.max_upload_rate)
             try:
                 code = self._run()
             finally:
@@ -218,6 +232,7 @@ class Daemon:
         run = self._folders.pop(key)
         for target_key in run.targets:
             self.schedule.forget(target_key)
+            self.rechecks.forget(target_key)
             if forget and self._state is not None:
                 self._state.remove_folder(target_key)
                 if self._engine is not None:
@@ -251,6 +266,8 @@ class Daemon:
             if key not in self._folders:
                 self._add_folder(folder)  # its first rescan is due now
         self.config = new
+        self._resolver = None  # look the work items up again: the mapping may have changed
+        self.rechecks.share = new.plane.recheck_share
         self.queue.quiet = quiet_for(new)
         log.info("config.reloaded", folders=len(new.folders),
                  added=sorted(str(fresh[k].path) for k in fresh.keys() - old.keys()),
@@ -262,6 +279,7 @@ class Daemon:
         for key in self.steering.take_rescans():  # asked for on the control socket
             if key in self._folders:
                 self._folders[key].next_rescan = now
+                self._folders[key].listing_asked = True  # the user may have changed Plane
         for status in self.queue.take_status():
             run = self._folders.get(status.key)
             if run is None:
@@ -283,16 +301,26 @@ class Daemon:
                 self._rescan(run, now)
         if self.schedule.backing_off(now):
             return
+        for key in self.rechecks.due(now, self._recheck_intervals()):
+            log.debug("sync.recheck", target=key)
+            self.schedule.mark(key, now, listing=True)
         for key in self.schedule.due(now):
             if self._stop.is_set() or self._reload.is_set():
                 return
             target = self._target(key)
-            self.schedule.take(key)
+            listing = self.schedule.take(key)
             if target is not None and self.pauses.is_paused(target.folder.path):
                 log.debug("sync.pass_skipped", folder=str(target.root), reason="paused")
                 continue  # resuming rescans the folder
-            if target is not None and not self._pass(target, time.monotonic()):
+            if target is not None and not self._pass(target, time.monotonic(), listing):
                 return
+
+    def _recheck_intervals(self) -> dict[str, float]:
+        """The targets that may be re-checked (their folder there, mapped, not paused) and
+        how often at most: their folder's rescan_interval."""
+        return {key: run.folder.rescan_interval for run in self._folders.values()
+                if run.available and run.resolved and not self.pauses.is_paused(run.folder.path)
+                for key in run.targets}
 
     def _accept_batch(self, batch: Batch, now: float) -> None:
         run = self._folders.get(batch.key)
@@ -314,8 +342,10 @@ class Daemon:
 
     def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
+        if self._resolver is None:
+            self._resolver = WorkItemResolver(self._client)
         try:
-            targets, problems = resolve_targets((run.folder,), WorkItemResolver(self._client))
+            targets, problems = resolve_targets((run.folder,), self._resolver)
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -348,8 +378,9 @@ class Daemon:
                                   raise_server_errors=True)
         return self._engine
 
-    def _pass(self, target: Target, now: float) -> bool:
-        """One pass over ``target``; False when Plane trouble says: stop for now."""
+    def _pass(self, target: Target, now: float, listing: bool = False) -> bool:
+        """One pass over ``target`` (``listing``: list its work item even if the folder did
+        not change); False when Plane trouble says: stop for now."""
         self.activity.set(f"syncing {target.label} ({target.root})")
         self.gate.folder = target.folder.path
         self._publish()
@@ -358,7 +389,7 @@ class Daemon:
         settler = run.settler
         settled = run.settled_check(target, touch=self.heartbeat.touch)
         try:
-            report = self._engine_for().sync_target(target, settled=settled)
+            report = self._engine_for().sync_target(target, settled=settled, listing=listing)
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -370,15 +401,17 @@ class Daemon:
             # UploadError only when the storage host failed (Engine.raise_server_errors).
             self.live.pass_failed("storage" if isinstance(exc, UploadError) else "plane")
             self._plane_trouble(exc)
-            self.schedule.mark(target.key, time.monotonic())
+            self.schedule.mark(target.key, time.monotonic(), listing=listing)
             return False
         self.schedule.recovered()
         later = time.monotonic()
+        if report.listed:
+            self.rechecks.listed(target.key, later)
         # One line per pass (debug): lets a soak test hold passes against list requests.
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
                   uploaded=len(report.uploaded), deleted=len(report.deleted),
                   failed=len(report.failed), waiting=len(report.waiting),
-                  ms=round((later - now) * 1000))
+                  listed=report.listed, ms=round((later - now) * 1000))
         waiting = {path for path, _ in report.waiting}
         settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
@@ -406,7 +439,9 @@ class Daemon:
 
     def _sleep_time(self, now: float) -> float:
         others = [run.next_rescan for run in self._folders.values() if run.available]
-        others += [due for due in (self.queue.next_due(),) if due is not None]
+        others += [due for due in (self.queue.next_due(),
+                                   self.rechecks.next_at(now, self._recheck_intervals()))
+                   if due is not None]
         return self.schedule.sleep_time(now, others, self.notifier.watchdog_interval())
 
     def _sleep_unless_stopping(self, seconds: float) -> None:

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from plane_sync.service.eta import REQUESTS_PER_UPLOAD, Pace
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.targets import Target
-
-REQUESTS_PER_UPLOAD = 2  # create + complete; the storage POST does not count against Plane
 
 RateUsage = Callable[[], tuple[int, int, float]]
 
@@ -59,6 +58,8 @@ class LiveStatus:
         self.activity = activity  # the worker's activity line (one attribute read)
         self.pauses = pauses  # asked at snapshot time: a pause shows at once
         self.rate_usage = rate_usage
+        self.pace: Callable[[], Pace] | None = None  # what bounds the uploads' speed now
+        self.rate_source: Callable[[], str] | None = None  # "server", "configured", ...
         self.worker_alive_at = worker_alive_at  # monotonic time of the worker's last sign
         self.started_at = time.time()
         self._lock = threading.Lock()
@@ -184,14 +185,20 @@ class LiveStatus:
         idle = None
         if self.worker_alive_at is not None:
             idle = round(time.monotonic() - self.worker_alive_at(), 1)
-        eta = (queued_files * REQUESTS_PER_UPLOAD * window / limit) if limit else None
+        pace = self.pace() if self.pace is not None else (
+            Pace(limit / window) if limit else None)
+        eta = pace.seconds(queued_files, queued_bytes) if pace is not None else None
         return {
             "activity": activity, "started_at": self.started_at,
             "worker_idle_seconds": idle, "upload": upload,
             "queue": {"files": queued_files, "bytes": queued_bytes,
                       "eta_seconds": None if eta is None else round(eta, 1),
-                      "requests_per_file": REQUESTS_PER_UPLOAD},
-            "rate": {"used": used, "limit": limit, "window_seconds": window},
+                      "requests_per_file": REQUESTS_PER_UPLOAD,
+                      "requests_per_minute": None if pace is None
+                      else round(pace.requests_per_second * 60, 1),
+                      "workers": None if pace is None else pace.workers},
+            "rate": {"used": used, "limit": limit, "window_seconds": window,
+                     "source": self.rate_source() if self.rate_source else None},
             "counters": counters, "folders": folders,
         }
 

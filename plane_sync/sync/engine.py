@@ -1,5 +1,9 @@
 """One reconcile pass over one target: recover, scan, list, plan, execute, record.
 
+A pass asked to list only if needed (``listing=False``, the daemon's passes that are not
+re-checks) skips the listing, and so costs no request, when the scan is what the target's
+last clean pass saw (:mod:`plane_sync.sync.unchanged`).
+
 The remote listing is the truth; the state database only saves work and remembers intent:
 
 - Before each create an *intent* is written (work item + external id); right after the create
@@ -43,6 +47,7 @@ from plane_sync.sync.outcome import PassReport, Progress, StopFlag
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.sync.targets import Target
+from plane_sync.sync.unchanged import InSyncMemory, fingerprint, unchanged_report
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +77,7 @@ class Engine:
         # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
         self._hash_caches: dict[str, FolderHashCache] = {}
+        self.known_clean = InSyncMemory()  # targets whose last pass left them clean
         self.conditions = Conditions(log)  # lasting ones (a hold) are said once
         self.recovery = Recovery(client, state, external_source=external_source,
                                  raise_server_errors=raise_server_errors)
@@ -79,9 +85,11 @@ class Engine:
     # -- one pass -------------------------------------------------------------------------
 
     def sync_target(self, target: Target, *, settle: float = 0.0,
-                    settled: SettledCheck | None = None) -> PassReport:
+                    settled: SettledCheck | None = None, listing: bool = True) -> PassReport:
         """One pass. ``settle`` (seconds of mtime age) or ``settled`` (a predicate, the
-        daemon's Settler) keeps files that are still being written out of it."""
+        daemon's Settler) keeps files that are still being written out of it. ``listing``
+        False: ask Plane only if the folder changed since the last clean pass (module
+        docstring); ``report.listed`` says whether it did."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
         seen_before = self._hash_cache(target.key).paths()  # what the last pass saw
@@ -96,6 +104,15 @@ class Engine:
             log.warning("folder.unavailable", folder=str(target.root), reason=report.unavailable)
             self._record_status(target, report)
             return report
+        local = fingerprint(scan, self.size_limit, self.external_source)
+        if not listing and not self.dry_run:
+            skipped = self.known_clean.unchanged(target, local)
+            if skipped is not None:  # as the last clean pass left it: Plane is not asked
+                unchanged_report(report, scan, skipped)
+                log.debug("sync.unchanged", folder=str(target.root), work_item=target.label)
+                self._record_status(target, report)
+                return report
+        report.listed = True
         try:
             remote = self.client.list_attachments(target.work_item)
         except PlaneError as exc:
@@ -153,6 +170,7 @@ class Engine:
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
             if finished:
                 self._forget_failures(target, report)
+            self.known_clean.note(target, local, report)
         self._record_status(target, report)
         return report
 
@@ -167,6 +185,7 @@ class Engine:
     def forget_target(self, key: str) -> None:
         """Drop what is kept in memory for a target that left the configuration."""
         self._hash_caches.pop(key, None)
+        self.known_clean.forget(key)
 
     def _hash_cache(self, key: str) -> FolderHashCache:
         # Loaded from the database once per target and kept: a daemon rescanning a large

@@ -26,6 +26,7 @@ class PassReport:
     in_sync: int = 0
     api_calls: int = 0
     stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
+    listed: bool = False  # Plane was asked for the work item's attachments
 
     @property
     def ok(self) -> bool:
