@@ -217,7 +217,7 @@ class Views:
                 str(uuid.uuid4()), issue.id, issue.project.id, state.workspace_id, name,
                 mime_type, size_limit, asset_key, external_id, external_source, state.user_id,
             )
-            state.attachments[row.id] = row
+            state.add_attachment(row)
         expires_in = -1 if self.faults.policies_expired() else SIGNED_URL_EXPIRATION
         fields = presigned_post_fields(
             self.storage.credentials, self.storage.bucket, asset_key, mime_type, size_limit,
