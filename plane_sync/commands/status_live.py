@@ -36,8 +36,8 @@ def print_live(live: dict[str, Any]) -> None:
     now = time.time()
     print(f"daemon: running, pid {live['pid']}, up {_duration(now - live['started_at'])}: "
           f"{visible(live['activity'] or 'starting')}")
-    upload = live["upload"]
-    if upload is not None:
+    uploads = live.get("uploads") or ([live["upload"]] if live["upload"] else [])
+    for upload in uploads:
         share = f" ({100 * upload['done'] / upload['size']:.0f}%)" if upload["size"] else ""
         print(f"  uploading  {visible(upload['path'])} to {visible(upload['label'])}: "
               f"{human_size(upload['done'])} of {human_size(upload['size'])}{share}, "

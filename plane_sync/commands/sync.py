@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,10 +30,13 @@ from plane_sync.service.runtime import (
     open_state,
     size_limit_for,
 )
+from plane_sync.sync.bandwidth import Bandwidth
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.parallel import Transfers
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+from plane_sync.sync.transfers import TransferPool
 
 EXIT_INTERRUPTED = 130
 
@@ -49,9 +53,11 @@ def run(config: Config, args: argparse.Namespace) -> int:
         inner = terminal.progress() if terminal else (
             Progress() if args.json or dry_run else plan_notice(pace))
         counter = UploadCounter(inner, clock)
+        pool = TransferPool(config.plane.upload_workers, name="upload")
+        transfers = Transfers(pool, Bandwidth(config.plane.max_upload_rate))
         engine = Engine(client, state, size_limit=size_limit_for(config, client),
                         external_source=config.plane.external_source, dry_run=dry_run,
-                        progress=counter.progress())
+                        progress=counter.progress(), transfers=transfers)
         reports: list[PassReport] = []
         current: Target | None = None
         try:
@@ -69,6 +75,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         finally:
             if terminal:
                 terminal.finish()
+            pool.close(timeout=0)  # after Ctrl-C: nothing new starts
     # A hold is not "in sync": attachments of gone files stay because the folder looked
     # unmounted, and a cron job should hear about that.
     failed = any(not r.ok or r.held for r in reports) or any(
@@ -85,7 +92,7 @@ def _pace_of(config: Config, client: PlaneClient, clock: UploadClock) -> Callabl
     """The pace the uploads keep: the limit as the limiter learned it, the bandwidth cap,
     and, once files are done, the pace so far."""
     def pace() -> Pace:
-        return Pace(client.limiter.per_second, workers=1,
+        return Pace(client.limiter.per_second, workers=config.plane.upload_workers,
                     bytes_per_second=config.plane.max_upload_rate,
                     files_per_second=clock.files_per_second())
     return pace
@@ -131,19 +138,22 @@ class UploadCounter:
         self.inner = inner
         self.clock = clock
         self.files_in_target = 0
+        self._lock = threading.Lock()  # upload workers call in at once
 
     def progress(self) -> Progress:
         return Progress(on_plan=self.inner.on_plan, on_file_start=self._start,
                         on_file_done=self._done)
 
     def _start(self, rel_path: str, size: int) -> None:
-        self.clock.start()
-        self.inner.on_file_start(rel_path, size)
+        with self._lock:
+            self.clock.start()
+            self.inner.on_file_start(rel_path, size)
 
     def _done(self, nbytes: int) -> None:
-        self.files_in_target += 1
-        self.clock.finish()
-        self.inner.on_file_done(nbytes)
+        with self._lock:
+            self.files_in_target += 1
+            self.clock.finish()
+            self.inner.on_file_done(nbytes)
 
 
 def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],

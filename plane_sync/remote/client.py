@@ -25,7 +25,7 @@ from plane_sync.core.display import redact_url
 from plane_sync.core.mime import FALLBACK
 from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadTicket, WorkItem
 from plane_sync.errors import BadRequest, NotFound, PermissionDenied, UnexpectedResponse
-from plane_sync.remote.ratelimit import RateLimiter, limiter_for
+from plane_sync.remote.ratelimit import RateLimiter, Reservation, limiter_for
 from plane_sync.remote.retry import RetryPolicy
 from plane_sync.remote.session import (
     INVALID_FILE_TYPE,
@@ -129,12 +129,13 @@ class PlaneClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _routed(self, method: str, build: Callable[[RouteFamily], str], *, what: str,
-                json: dict[str, Any] | None = None,
-                repeatable: bool | None = None) -> httpx.Response:
+                json: dict[str, Any] | None = None, repeatable: bool | None = None,
+                reserve: Reservation | None = None,
+                claim: Reservation | None = None) -> httpx.Response:
         """Request a work-item route, detecting the route family on first use."""
         routes = self._routes or NEW_ROUTES
         resp = self._session.request(method, build(routes), json=json, what=what,
-                                     repeatable=repeatable)
+                                     repeatable=repeatable, reserve=reserve, claim=claim)
         if self._routes is not None:
             return resp
         if method == "GET" and resp.status_code == 200 and json_body(resp) is None:
@@ -143,7 +144,7 @@ class PlaneClient:
                                           "page, not JSON")
         if is_unknown_route(resp):
             old = self._session.request(method, build(OLD_ROUTES), json=json, what=what,
-                                        repeatable=repeatable)
+                                        repeatable=repeatable, reserve=reserve, claim=claim)
             if is_unknown_route(old):
                 raise self._session.not_plane(
                     old, "knows neither /work-items/ nor /issues/ routes (404 without JSON)")
@@ -289,9 +290,11 @@ class PlaneClient:
         return [parse_attachment(entry) for entry in body if isinstance(entry, dict)]
 
     def create_attachment(self, work_item: WorkItem, *, name: str, mime_type: str, size: int,
-                          external_id: str | None = None,
-                          external_source: str | None = None) -> UploadTicket | CreateConflict:
-        """Step 1 of an upload: ask for storage credentials.
+                          external_id: str | None = None, external_source: str | None = None,
+                          reservation: Reservation | None = None,
+                          ) -> UploadTicket | CreateConflict:
+        """Step 1 of an upload: ask for storage credentials. ``reservation``: keep the rate
+        limit's room for the complete (see :class:`plane_sync.remote.ratelimit.Reservation`).
 
         409 (same external id/source exists, pending or not) comes back as CreateConflict.
         A POST is repeated after a timeout/5xx only when external id and source are both
@@ -305,14 +308,14 @@ class PlaneClient:
         if external_source:
             body["external_source"] = external_source
         resp = self._routed("POST", lambda r: self._item_path(work_item, r), json=body,
-                            what=what, repeatable=repeatable)
+                            what=what, repeatable=repeatable, reserve=reservation)
         if (resp.status_code == 400 and server_says(resp) == INVALID_FILE_TYPE
                 and mime_type != FALLBACK):
             # Older servers lack some types (text/markdown before 1.2.2): send the fallback.
             log.info("plane.type_fallback", refused=mime_type, work_item=work_item.label)
             body["type"] = FALLBACK
             resp = self._routed("POST", lambda r: self._item_path(work_item, r), json=body,
-                                what=what, repeatable=repeatable)
+                                what=what, repeatable=repeatable, reserve=reservation)
         if resp.status_code == 409:
             existing = json_body(resp)
             if isinstance(existing, dict) and existing.get("id"):
@@ -323,20 +326,24 @@ class PlaneClient:
             raise self._fail(resp, what)
         return parse_ticket(self._expect_json(resp, what), what)
 
-    def complete_attachment(self, work_item: WorkItem, attachment_id: str) -> None:
+    def complete_attachment(self, work_item: WorkItem, attachment_id: str, *,
+                            reservation: Reservation | None = None) -> None:
         """Step 3 of an upload: mark it uploaded. Idempotent; call it only after storage
-        answered 204 (Plane does not check that the object exists)."""
+        answered 204 (Plane does not check that the object exists). ``reservation``: the
+        create's, whose slot this takes."""
         what = f"complete attachment {attachment_id} on work item {work_item.label}"
         resp = self._routed("PATCH", lambda r: self._item_path(work_item, r, attachment_id),
-                            json={"is_uploaded": True}, what=what)
+                            json={"is_uploaded": True}, what=what, claim=reservation)
         if resp.status_code not in (200, 204):
             raise self._fail(resp, what)
 
-    def delete_attachment(self, work_item: WorkItem, attachment_id: str) -> bool:
-        """Soft-delete an attachment; False when it was already gone (404)."""
+    def delete_attachment(self, work_item: WorkItem, attachment_id: str, *,
+                          reservation: Reservation | None = None) -> bool:
+        """Soft-delete an attachment; False when it was already gone (404). ``reservation``:
+        an abandoned upload's, whose slot this takes."""
         what = f"delete attachment {attachment_id} on work item {work_item.label}"
         resp = self._routed("DELETE", lambda r: self._item_path(work_item, r, attachment_id),
-                            what=what)
+                            what=what, claim=reservation)
         if resp.status_code in (200, 204):
             return True
         if resp.status_code == 404:

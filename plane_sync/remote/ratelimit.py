@@ -27,6 +27,13 @@ Four inputs decide when the next request may leave:
    pacing guessed from the headers, shorter or longer: it is the server's own answer.
 4. The learned limit itself, which only ever errs low (see rate_learning).
 
+An upload costs two requests, create and complete, with the storage POST in between; with
+several upload workers sharing a tight window, every worker's create could take a slot and
+leave each complete waiting a whole window, the uploads half done meanwhile. So a create
+*reserves* the slot of its complete (:class:`Reservation`): it goes only when the window has
+room for both (besides the completes reserved before), and the complete then takes its
+reserved slot. One worker or many, an upload begun is finished first.
+
 The limiter never sleeps while holding its lock, so many threads can wait at once.
 """
 
@@ -59,6 +66,22 @@ class Permit:
         self._slot = slot
 
 
+class Reservation:
+    """The slot of a request promised to follow another (an upload's complete, or the delete
+    that abandons it). Make one per upload with :meth:`RateLimiter.reservation`, pass it to
+    the create (``reserve``) and to the follow-up (``claim``), and :meth:`release` it at the
+    end whatever happened: a reservation never claimed would shrink the window for good."""
+
+    __slots__ = ("_limiter", "held")
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+        self.held = False
+
+    def release(self) -> None:
+        self._limiter._unreserve(self)
+
+
 class RateLimiter:
     """Thread-safe pacing for one API key (see the module docstring).
 
@@ -79,6 +102,7 @@ class RateLimiter:
         self._said: tuple[int, float] | None = None  # the learned limit last logged
         self._not_before = 0.0  # monotonic time before which nothing may be sent
         self._gap = 0.0  # seconds between two sends while others use the key (headers)
+        self._reserved = 0  # slots promised to follow-up requests (Reservation)
         self._last_sent = float("-inf")
         self.skew = 0.0  # server clock minus ours, from the Date header; 0 until measured
         self._skew_noted = False
@@ -145,17 +169,40 @@ class RateLimiter:
 
     # -- the inputs -------------------------------------------------------------------------
 
-    def acquire(self, sleep: Callable[[float], None] | None = None) -> Permit:
+    def reservation(self) -> Reservation:
+        return Reservation(self)
+
+    def acquire(self, sleep: Callable[[float], None] | None = None, *,
+                reserve: Reservation | None = None,
+                claim: Reservation | None = None) -> Permit:
         """Block until a request may be sent, and count it. ``sleep`` replaces the limiter's
-        own for this caller (a daemon's sleep that a stop request interrupts)."""
+        own for this caller (a daemon's sleep that a stop request interrupts). ``reserve``:
+        wait for room for a follow-up request too, and keep it; ``claim``: this is that
+        follow-up (see :class:`Reservation`)."""
         while True:
             with self._lock:
                 now = self._clock()
-                wait = self._wait_locked(now)
+                reserving = reserve is not None and not reserve.held
+                claiming = claim is not None and claim.held
+                wait = self._wait_locked(now, reserving=reserving, claiming=claiming)
                 if wait <= 0:
+                    if reserving:
+                        assert reserve is not None
+                        reserve.held = True
+                        self._reserved += 1
+                    if claiming:
+                        assert claim is not None
+                        claim.held = False
+                        self._reserved -= 1
                     self._last_sent = now
                     return Permit(self._log.send(now))
             (sleep or self._sleep)(wait)
+
+    def _unreserve(self, reservation: Reservation) -> None:
+        with self._lock:
+            if reservation.held:
+                reservation.held = False
+                self._reserved -= 1
 
     def release(self, permit: Permit) -> None:
         """The answer to the permitted request arrived (or it failed): start its window."""
@@ -267,13 +314,18 @@ class RateLimiter:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _wait_locked(self, now: float) -> float:
+    def _wait_locked(self, now: float, *, reserving: bool = False,
+                     claiming: bool = False) -> float:
         limits = self._limits()
         # Keep a second window of history: observe() looks back to when a request was sent.
         self._log.forget_before(now - 2 * max(lim.window for lim in limits))
         wait = max(self._not_before, self._last_sent + self._gap) - now
+        promised = self._reserved - (1 if claiming else 0)  # slots this request may not take
         for lim in limits:
-            if self._log.counting(now, lim.window) >= lim.requests:
+            # Room for this request, the follow-up it reserves (unless the window could
+            # never hold both) and the follow-ups promised before.
+            need = 1 + (1 if reserving and lim.requests > 1 else 0) + promised
+            if self._log.counting(now, lim.window) + need > lim.requests:
                 frees = self._log.frees_at(now, lim.window)
                 # Only in-flight slots: one frees a window after it completes, so poll shortly.
                 wait = max(wait, frees - now if frees is not None else 0.01, 0.001)

@@ -53,6 +53,7 @@ from plane_sync.errors import (
     UploadError,
 )
 from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.ratelimit import Reservation
 from plane_sync.remote.storage import (
     FileBody,
     ShortFile,
@@ -174,11 +175,28 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
     path = os.fspath(path)
     started = time.monotonic()
     file = open_for_upload(path, size=size, size_limit=size_limit, root=root)
+    # The create keeps the rate limit's room for the complete (or the abandoning delete).
+    reservation = client.limiter.reservation()
+    try:
+        return _upload(client, work_item, file, path, reservation, started, name=name,
+                       mime_type=mime_type, size=size, sha256=sha256, external_id=external_id,
+                       external_source=external_source, on_created=on_created,
+                       storage_client=storage_client, on_progress=on_progress)
+    finally:
+        reservation.release()
+
+
+def _upload(client: PlaneClient, work_item: WorkItem, file: BinaryIO, path: str,
+            reservation: Reservation, started: float, *, name: str, mime_type: str,
+            size: int, sha256: str, external_id: str | None, external_source: str | None,
+            on_created: Callable[[str], None] | None, storage_client: httpx.Client | None,
+            on_progress: Callable[[int], None] | None) -> UploadResult | CreateConflict:
     with file:
         try:
             created = client.create_attachment(work_item, name=name, mime_type=mime_type,
                                                size=size, external_id=external_id,
-                                               external_source=external_source)
+                                               external_source=external_source,
+                                               reservation=reservation)
         except _PASS_THROUGH:
             raise
         except PlaneError as exc:
@@ -194,9 +212,9 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
             on_created(ticket.attachment_id)
         sent = _store(client, storage_client or client.storage_client, work_item, ticket,
                       file, path=path, name=name, mime_type=mime_type, size=size,
-                      sha256=sha256, on_progress=on_progress)
+                      sha256=sha256, on_progress=on_progress, reservation=reservation)
     try:
-        client.complete_attachment(work_item, ticket.attachment_id)
+        client.complete_attachment(work_item, ticket.attachment_id, reservation=reservation)
     except _PASS_THROUGH:
         raise
     except PlaneError as exc:
@@ -213,7 +231,8 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
 
 def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
            ticket: UploadTicket, file: BinaryIO, *, path: str, name: str, mime_type: str,
-           size: int, sha256: str, on_progress: Callable[[int], None] | None) -> int:
+           size: int, sha256: str, on_progress: Callable[[int], None] | None,
+           reservation: Reservation) -> int:
     """Step 2 with retries; on any failure delete the pending attachment, then raise."""
     expires = policy_expiry(ticket.fields)
     host = httpx.URL(ticket.url).host
@@ -227,7 +246,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
         try:
             resp = post_form(storage, ticket.url, body)
         except ShortFile as exc:
-            _abandon(client, work_item, ticket, path)
+            _abandon(client, work_item, ticket, path, reservation)
             raise FileChangedDuringUpload(
                 f"{path} changed while it was being sent ({exc}); the partial upload was "
                 "deleted and the file will be uploaded again once it settles.",
@@ -237,7 +256,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
             if _may_retry(client, attempt, expires):
                 _pause(client, attempt, failure, path)
                 continue
-            _abandon(client, work_item, ticket, path)
+            _abandon(client, work_item, ticket, path, reservation)
             raise UploadError(f"Storage host {host} could not be reached to upload {path} "
                               f"({failure}). Check that this machine can reach the upload "
                               "URL Plane hands out (USE_MINIO / AWS_S3_ENDPOINT_URL).",
@@ -249,13 +268,13 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
         if status >= 500 and _may_retry(client, attempt, expires):
             _pause(client, attempt, f"{status} {code}".strip(), path)
             continue
-        _abandon(client, work_item, ticket, path)
+        _abandon(client, work_item, ticket, path, reservation)
         raise StorageRejected(
             f"Storage host {host} answered {status} {code or ''} ({message or 'no message'}) "
             f"to the upload of {path}. {_advice(status, code)}", status=status, code=code,
             path=path)
     if not hmac.compare_digest(body.sha256.hexdigest(), sha256.lower()):
-        _abandon(client, work_item, ticket, path)
+        _abandon(client, work_item, ticket, path, reservation)
         raise FileChangedDuringUpload(
             f"{path} changed while it was being uploaded: the bytes sent do not match the "
             "sha256 it had when scanned. The upload was deleted and the file will be "
@@ -286,10 +305,11 @@ def _advice(status: int, code: str) -> str:
     return "The pending attachment was deleted; the upload will be retried later."
 
 
-def _abandon(client: PlaneClient, work_item: WorkItem, ticket: UploadTicket, path: str) -> None:
+def _abandon(client: PlaneClient, work_item: WorkItem, ticket: UploadTicket, path: str,
+             reservation: Reservation) -> None:
     """Delete the pending attachment so it does not block its external id; best effort."""
     try:
-        client.delete_attachment(work_item, ticket.attachment_id)
+        client.delete_attachment(work_item, ticket.attachment_id, reservation=reservation)
         log.info("upload.abandoned", path=path, attachment_id=ticket.attachment_id)
     except PlaneError as exc:
         log.warning("upload.abandon_failed", path=path, attachment_id=ticket.attachment_id,

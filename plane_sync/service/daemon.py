@@ -19,10 +19,12 @@ re-checks size and hash. A pass that finds files still changing looks again ``se
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
 :mod:`plane_sync.service.folders`).
 
-One worker (this loop) carries out passes one after another: the Plane rate limit, not the
-CPU, bounds throughput, and one writer keeps the journal simple. Signals only set flags:
-SIGTERM/SIGINT stop taking work and leave the running upload ``stop_deadline`` seconds to
-finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
+This loop carries out passes one after another; a pass hands its uploads to the upload
+workers (:mod:`plane_sync.service.uploads`), which share the rate limiter, and waits for them,
+except for large files, which go on in the background while other folders are synced. Each
+upload writes its own journal rows. Signals only set flags: SIGTERM/SIGINT stop taking work
+and leave the running uploads ``stop_deadline`` seconds to finish (after it, the process
+exits 0 and the journal makes the next start clean up); SIGHUP
 reloads the config (an invalid one is refused, the old one keeps running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
@@ -54,7 +56,6 @@ from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.control_plane import serving
-from plane_sync.service.eta import Pace
 from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.live import LiveStatus
@@ -67,6 +68,7 @@ from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
 from plane_sync.service.signals import install_handlers, signals_to_main_thread
 from plane_sync.service.steering import PassGate, Steering
+from plane_sync.service.uploads import DaemonUploads, Finished
 from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
@@ -111,6 +113,9 @@ class Daemon:
         self.live = LiveStatus(activity=lambda: self.activity.current, pauses=self.pauses,
                                worker_alive_at=lambda: self.heartbeat.alive_at)
         self.gate = PassGate(self._stop, self.pauses)
+        self.uploads = DaemonUploads(config, wake=self.queue.wake,
+                                     stop_for=lambda t: self.gate.for_folder(t.folder.path))
+        self.live.transfers = self.uploads.pool
         self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
                                  folders=lambda: self.config.folders, wake=self.queue.wake)
 
@@ -153,8 +158,7 @@ class Daemon:
             limiter = self._client.limiter
             self.rechecks.rate = lambda: limiter.per_second
             self.live.rate_source = lambda: limiter.limit.source
-            self.live.pace = lambda: Pace(limiter.per_second, workers=1,
-                                          bytes_per_second=self.config.plane.max_upload_rate)
+            self.live.pace = lambda: self.uploads.pace(limiter)
             try:
                 code = self._run()
             finally:
@@ -166,6 +170,7 @@ class Daemon:
                 self.heartbeat.join()
                 self.notifier.stopping()
                 self.watcher.stop()
+                self.uploads.close(self.stop_deadline)  # before the client and the database
                 self._client.close()
                 self._state.close()
                 self.notifier.close()
@@ -267,6 +272,7 @@ class Daemon:
                 self._add_folder(folder)  # its first rescan is due now
         self.config = new
         self._resolver = None  # look the work items up again: the mapping may have changed
+        self.uploads.reconfigure(new)
         self.rechecks.share = new.plane.recheck_share
         self.queue.quiet = quiet_for(new)
         log.info("config.reloaded", folders=len(new.folders),
@@ -276,6 +282,8 @@ class Daemon:
     # -- the work ---------------------------------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        for finished in self.uploads.take_finished():
+            self._background_finished(finished, now)
         for key in self.steering.take_rescans():  # asked for on the control socket
             if key in self._folders:
                 self._folders[key].next_rescan = now
@@ -375,7 +383,7 @@ class Daemon:
                                   size_limit=size_limit_for(self.config, self._client),
                                   external_source=self.config.plane.external_source,
                                   progress=self.live.progress(progress), stop=self.gate,
-                                  raise_server_errors=True)
+                                  raise_server_errors=True, transfers=self.uploads.transfers)
         return self._engine
 
     def _pass(self, target: Target, now: float, listing: bool = False) -> bool:
@@ -426,6 +434,21 @@ class Daemon:
         if self.on_pass is not None:
             self.on_pass(report)
         return True
+
+    def _background_finished(self, finished: Finished, now: float) -> None:
+        """A large upload that went on in the background ended: pass over its folder again
+        (its listing shows the upload; a failure waits for its retry), or back off."""
+        error, target = finished.error, finished.target
+        if isinstance(error, AuthError):
+            self._fatal(error)
+        elif isinstance(error, PlaneError | UploadError | StateError):
+            self.live.pass_failed("storage" if isinstance(error, UploadError) else "plane")
+            self._plane_trouble(error)
+        elif error is not None and not isinstance(error, Interrupted):
+            log.error("upload.background_failed", folder=str(target.root),
+                      error=repr(error)[:300])
+        if self._target(target.key) is not None:
+            self.schedule.mark(target.key, now)
 
     def _plane_trouble(self, exc: Exception) -> None:
         delay = self.schedule.trouble(time.monotonic())

@@ -2,7 +2,8 @@
 
 A pass asked to list only if needed (``listing=False``, the daemon's passes that are not
 re-checks) skips the listing, and so costs no request, when the scan is what the target's
-last clean pass saw (:mod:`plane_sync.sync.unchanged`).
+last clean pass saw (:mod:`plane_sync.sync.unchanged`). With ``transfers`` the uploads of a
+pass run on a pool of workers (:mod:`plane_sync.sync.parallel`), each exactly as below.
 
 The remote listing is the truth; the state database only saves work and remembers intent:
 
@@ -43,7 +44,8 @@ from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.upload import upload_file
 from plane_sync.sync.conditions import Conditions
-from plane_sync.sync.outcome import PassReport, Progress, StopFlag
+from plane_sync.sync.outcome import STOPPED_BEFORE, PassReport, Progress, StopFlag
+from plane_sync.sync.parallel import PassUploads, Transfers, count_sent
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
 from plane_sync.sync.targets import Target
@@ -52,7 +54,6 @@ from plane_sync.sync.unchanged import InSyncMemory, fingerprint, unchanged_repor
 log = structlog.get_logger(__name__)
 
 PENDING_TAKEOVER_SECONDS = 3600.0  # Plane's presigned POST expires after one hour
-STOPPED_BEFORE = "not uploaded yet: the pass stopped first (paused, or the daemon stopping)"
 
 
 class Engine:
@@ -61,7 +62,8 @@ class Engine:
                  clock: Callable[[], float] = time.time,
                  progress: Progress | None = None,
                  stop: StopFlag | None = None,
-                 raise_server_errors: bool = False) -> None:
+                 raise_server_errors: bool = False,
+                 transfers: Transfers | None = None) -> None:
         self.client = client
         self.state = state
         self.size_limit = size_limit
@@ -76,6 +78,7 @@ class Engine:
         # The same for a storage host that fails (see _storage_trouble) and for failed
         # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
+        self.transfers = transfers  # None: one upload after another, in the pass
         self._hash_caches: dict[str, FolderHashCache] = {}
         self.known_clean = InSyncMemory()  # targets whose last pass left them clean
         self.conditions = Conditions(log)  # lasting ones (a hold) are said once
@@ -141,6 +144,8 @@ class Engine:
             seen_before = {normalize_rel_path(p) for p in seen_before}
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
+        parallel = (PassUploads(self.transfers, self._upload, self.stop)
+                    if self.transfers is not None and not self.dry_run else None)
         for index, action in enumerate(actions):
             if self.stop is not None and self.stop.is_set():
                 # What was not uploaded is not in sync: it waits for the next pass.
@@ -149,7 +154,10 @@ class Engine:
                                    if isinstance(a, Upload)]
                 break
             if isinstance(action, Upload):
-                self._upload(target, action, report)
+                if parallel is not None:
+                    parallel.add(target, action, report)
+                else:
+                    self._upload(target, action, report)
             elif isinstance(action, Delete):
                 self._delete(target, action.attachment, action.reason, report)
             elif isinstance(action, Skip):
@@ -158,10 +166,13 @@ class Engine:
                 self._keep(target, action, seen_before, report)
             elif isinstance(action, Hold):
                 report.held = action.reason
+        if parallel is not None:
+            parallel.finish(report)  # waits for the uploads; raises what they raised
         finished = not report.stopped
         self._say_hold(target, report.held, finished)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
+        busy |= {p for p, _ in report.background}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
         if scan.available and not self.dry_run:
             seen = {f.rel_path for f in scan.files}
@@ -281,7 +292,7 @@ class Engine:
                 mime_type=action.mime_type, size=file.size, sha256=file.sha256,
                 external_id=action.external_id, external_source=self.external_source,
                 size_limit=self.size_limit, on_created=journal,
-                on_progress=self.progress.on_bytes)
+                on_progress=self._sent)
         except LocalFileError:
             # Refused before anything was sent to Plane: there is nothing to remember.
             self.state.intent_remove(*key)
@@ -305,6 +316,14 @@ class Engine:
         self.state.intent_remove(*key)
         self.recovery.orphans.discard(key)
         return result
+
+    def _sent(self, nbytes: int) -> None:
+        """A chunk went to storage: the bandwidth cap's, then the progress display's."""
+        if self.transfers is not None:
+            count_sent(nbytes)
+            if self.transfers.bandwidth is not None:
+                self.transfers.bandwidth.take(nbytes)
+        self.progress.on_bytes(nbytes)
 
     def _conflict(self, target: Target, action: Upload, conflict: CreateConflict, *,
                   retry_orphan: bool) -> UploadResult | None:
@@ -405,7 +424,7 @@ class Engine:
         self.state.set_folder_status(FolderStatus(
             folder_key=target.key, path=str(target.root), work_item_label=target.label,
             last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
-            pending=len(report.waiting), failed=len(report.failed),
+            pending=len(report.waiting) + len(report.background), failed=len(report.failed),
             skipped=len(report.skipped), state=state, reason=reason))
 
 

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+STOPPED_BEFORE = "not uploaded yet: the pass stopped first (paused, or the daemon stopping)"
+
 
 @dataclass
 class PassReport:
@@ -20,6 +22,8 @@ class PassReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    # (rel_path, bytes): uploads going on after the pass (large files, the daemon's)
+    background: list[tuple[str, int]] = field(default_factory=list)
     held: str | None = None
     unavailable: str | None = None
     error: str | None = None  # the work item could not be listed: nothing was done

@@ -76,7 +76,7 @@ class InSyncMemory:
         """A pass over ``target`` ended with ``report``: remember it only if it left the
         target clean, forget what was known otherwise."""
         clean = report.ok and not (report.held or report.stopped or report.waiting
-                                   or report.kept)
+                                   or report.kept or report.background)
         if clean:
             self._known[target.key] = _InSync(fp, target, tuple(report.skipped))
         else:

@@ -72,7 +72,9 @@ def test_a_sync_killed_at_random_moments_ends_with_every_file_once(
         world_factory: WorldFactory) -> None:
     world = world_factory()
     names = make_files(world.folder, 200)
-    world.emu.faults.set(delay=0.01)  # ~25 files a second: each run is cut short
+    # ~25 files a second with 4 upload workers (0.04 s an answer, 2 answers a file, 4 at
+    # once): each run is cut short, with uploads in flight on several workers.
+    world.emu.faults.set(delay=0.04)
     world.write_config()
     rng = random.Random(20240611)
     kills = pending_seen = 0

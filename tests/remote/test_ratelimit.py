@@ -247,3 +247,44 @@ def test_a_broken_date_header_is_ignored(date: str) -> None:
     limiter, _ = make(60, 60.0)
     limiter.observe(None, None, date=date)
     assert limiter.skew == 0.0
+
+
+# -- reservations: an upload begun is finished first ------------------------------------------
+
+
+def test_a_create_leaves_room_for_its_complete_before_the_next_create() -> None:
+    limiter, t = make(4, 60.0)
+    send(limiter, t)  # look the work item up
+    send(limiter, t)  # list it
+    first, second = limiter.reservation(), limiter.reservation()
+    limiter.release(limiter.acquire(reserve=first))  # create #1: room for its complete too
+    start = t.now
+    # create #2 would take the complete's slot: it waits for the window, while the
+    # complete of #1 goes at once.
+    limiter.release(limiter.acquire(claim=first))
+    assert t.now == start
+    limiter.release(limiter.acquire(reserve=second))
+    assert t.now - start == pytest.approx(60.0)
+    assert not first.held and second.held
+    second.release()
+    second.release()  # twice changes nothing
+    assert limiter._reserved == 0
+
+
+def test_a_reservation_released_unclaimed_frees_its_slot() -> None:
+    limiter, t = make(3, 60.0)
+    aborted = limiter.reservation()
+    limiter.release(limiter.acquire(reserve=aborted))  # create; then the file vanished
+    aborted.release()
+    start = t.now
+    send(limiter, t)
+    send(limiter, t)
+    assert t.now == start  # both remaining slots usable
+
+
+def test_a_window_of_one_request_never_waits_for_room_for_two() -> None:
+    limiter, t = make(1, 5.0)
+    booked = limiter.reservation()
+    limiter.release(limiter.acquire(reserve=booked))
+    limiter.release(limiter.acquire(claim=booked))
+    assert t.now == pytest.approx(1005.0)
