@@ -26,6 +26,7 @@ CONFIG_COMMANDS = {
     "sync": "plane_sync.commands.sync",
     "check": "plane_sync.commands.check",
     "run": "plane_sync.commands.run",
+    "verify": "plane_sync.commands.verify",
 }
 # Commands that read only where the state is (no API key, no network, no folder), and the
 # module whose run(args) carries them out.

@@ -128,10 +128,13 @@ class StorageRejected(UploadError):
     title = "Storage refused the upload"
 
     def __init__(self, message: str, *, status: int, code: str = "", path: str = "",
-                 attachment_id: str | None = None) -> None:
+                 attachment_id: str | None = None, expired_policy: bool = False,
+                 cause: str = "") -> None:
         super().__init__(message, step="storage", path=path, attachment_id=attachment_id)
         self.status = status
         self.code = code
+        self.expired_policy = expired_policy  # any other file would fail the same way
+        self.cause = cause  # why, in one sentence, when it could be told
 
 
 class FileChangedDuringUpload(UploadError):

@@ -24,7 +24,6 @@ from plane_sync.emulator import Emulator
 from plane_sync.service.daemon import Daemon
 from plane_sync.service.logs import configure_logging
 from plane_sync.service.report import human_size
-from plane_sync.service.signals import signals_to_main_thread
 from plane_sync.sync.outcome import PassReport
 
 DEMO_RATE = (600, 60.0)  # the emulator's limit, and what the client paces itself to
@@ -48,8 +47,7 @@ def _demo_config_text(emu: Emulator, folder: Path, state_dir: Path) -> str:
 
 @contextlib.contextmanager
 def _emulator() -> Iterator[Emulator]:
-    with signals_to_main_thread():  # its server threads leave Ctrl-C to the demo's loop
-        emu = Emulator(rate_limit=DEMO_RATE).start()
+    emu = Emulator(rate_limit=DEMO_RATE).start()
     try:
         yield emu
     finally:

@@ -70,6 +70,17 @@ COMMAND_HELP: dict[str, tuple[str, str, str | None]] = {
                """exit status:
   0  the status was shown (failed files are listed, not signalled in the status)
   2  configuration error, or a state directory that cannot be read"""),
+    "verify": ("check that each work item holds exactly its folder (changes nothing)",
+               "Compare each folder with its work item, independently of what the last sync "
+               "recorded: every file is read and hashed again and the attachment list fetched "
+               "afresh. Reports every difference: missing, stale (another version attached), "
+               "extra (ours, the file gone or replaced), duplicate, pending. --deep also "
+               "downloads every attachment and compares its bytes. Runs beside the daemon.",
+               """exit status:
+  0  every folder checked is exactly its work item
+  1  something differs, or a folder could not be checked
+  2  configuration or usage error
+  3  Plane unreachable, or the API key rejected"""),
     "run": ("run as a daemon: watch the folders and upload changes",
             "Run in the foreground: sync every folder, then watch for changes and upload "
             "them once they have settled; a full rescan runs every rescan_interval. "
@@ -142,9 +153,21 @@ def build_parser() -> Parser:
                    help="when the daemon runs, ask it to rescan every folder now (else sync)")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON document on stdout")
+    p.add_argument("--allow-deletes", nargs="?", const="*", action="append",
+                   metavar="FOLDER",
+                   help="for this run only, delete attachments of gone files even where more "
+                        "than half of a folder's files are gone (the guard against unmounted "
+                        "shares); every folder, or only FOLDER (a path or work item)")
     p = command("status")
     p.add_argument("--json", action="store_true",
                    help="print the status as one JSON document on stdout")
+    p = command("verify")
+    p.add_argument("folder", nargs="?", metavar="FOLDER",
+                   help="only this folder (a configured path, or its work item)")
+    p.add_argument("--deep", action="store_true",
+                   help="also download every attachment and compare its bytes")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON document on stdout")
     command("run")
     for name in ("pause", "resume", "rescan"):
         p = command(name)

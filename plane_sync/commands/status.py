@@ -68,6 +68,7 @@ def collect(state_dir: Path) -> dict[str, Any]:
     try:
         failures = state.failures()
         skips = state.skips()
+        waiting = state.waiting()
         folders = []
         for s in state.folder_statuses():
             folders.append({
@@ -79,6 +80,9 @@ def collect(state_dir: Path) -> dict[str, Any]:
                            for f in failures if f.folder_key == s.folder_key],
                 "skipped": [{"path": k.rel_path, "reason": k.reason}
                             for k in skips if k.folder_key == s.folder_key],
+                "waiting": [{"path": path, "reason": reason, "next_check": next_check}
+                            for key, path, reason, next_check in waiting
+                            if key == s.folder_key],
             })
         daemon = daemon_summary(state.daemon_status())
         if daemon["running"]:  # notes describe the running daemon (service.notes)
@@ -132,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         for x in f["failed"]:
             print(f"  failed   {visible(x['path'])}: {visible(x['reason'])} "
                   f"(attempt {x['attempts']}, next try {_when(x['next_retry_at'])})")
+        for x in f["waiting"]:
+            nxt = f" (next check {_when(x['next_check'])})" if x["next_check"] else ""
+            print(f"  waiting  {visible(x['path'])}: {visible(x['reason'])}{nxt}")
         for x in f["skipped"]:
             print(f"  skipped  {visible(x['path'])}: {visible(x['reason'])}")
     return 0

@@ -1,7 +1,10 @@
-"""``plane-sync sync``: one pass over every folder, then exit.
+"""``plane-sync sync``: one settled pass over every folder, then exit.
 
-Exit 0 when every folder is in sync afterwards, 1 when some files failed or a folder could
-not be synced, 3 when Plane cannot be reached or rejects the key (raised to the CLI).
+Exit 0 only when every folder is in sync afterwards: nothing failed, waits (on a file still
+being written, someone else's pending upload, a checksum, a limit only assumed, a paused
+storage host) or is held back; 1 otherwise, each named with its reason and next try; 3 when
+Plane cannot be reached or rejects the key (raised to the CLI). ``--allow-deletes [FOLDER]``
+lifts the mass-delete guard for this run only (every folder, or the one named).
 
 A real sync takes the state-directory lock (refused while the daemon runs). A dry run writes
 nothing, not even the hash cache, so it takes no lock and runs beside the daemon: it reads
@@ -18,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from plane_sync.commands.selection import folder_selection
 from plane_sync.config.types import Config
 from plane_sync.core.display import visible
 from plane_sync.remote.client import PlaneClient
@@ -28,10 +32,11 @@ from plane_sync.service.runtime import (
     StateLock,
     open_client,
     open_state,
-    size_limit_for,
+    size_limit_source,
 )
 from plane_sync.sync.bandwidth import Bandwidth
 from plane_sync.sync.engine import Engine
+from plane_sync.sync.oneshot import settled_pass
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.parallel import Transfers
 from plane_sync.sync.state import StateDB
@@ -43,6 +48,8 @@ EXIT_INTERRUPTED = 130
 
 def run(config: Config, args: argparse.Namespace) -> int:
     dry_run: bool = args.dry_run
+    allowed = folder_selection(config, getattr(args, "allow_deletes", None) or [],
+                               option="--allow-deletes", empty_means_all=False)
     with state_for(config, dry_run=dry_run) as state, open_client(config) as client:
         targets, problems = resolve_targets(config.folders,
                                             WorkItemResolver(client, dry_run=dry_run))
@@ -55,16 +62,17 @@ def run(config: Config, args: argparse.Namespace) -> int:
         counter = UploadCounter(inner, clock)
         pool = TransferPool(config.plane.upload_workers, name="upload")
         transfers = Transfers(pool, Bandwidth(config.plane.max_upload_rate))
-        engine = Engine(client, state, size_limit=size_limit_for(config, client),
+        engine = Engine(client, state, size_limit=size_limit_source(config, client),
                         external_source=config.plane.external_source, dry_run=dry_run,
-                        progress=counter.progress(), transfers=transfers)
+                        progress=counter.progress(), allow_mass_delete=allowed, probe=True,
+                        transfers=transfers)
         reports: list[PassReport] = []
         current: Target | None = None
         try:
             for target in targets:
                 current = target
                 counter.files_in_target = 0
-                reports.append(engine.sync_target(target))
+                reports.append(settled_pass(engine, target))
         except KeyboardInterrupt:
             if terminal:
                 terminal.finish()
@@ -76,9 +84,9 @@ def run(config: Config, args: argparse.Namespace) -> int:
             if terminal:
                 terminal.finish()
             pool.close(timeout=0)  # after Ctrl-C: nothing new starts
-    # A hold is not "in sync": attachments of gone files stay because the folder looked
-    # unmounted, and a cron job should hear about that.
-    failed = any(not r.ok or r.held for r in reports) or any(
+    # Exit 0 is a promise: a hold (attachments of gone files stay because the folder looked
+    # unmounted), a wait or a pause is not "in sync", and a cron job should hear about it.
+    failed = any(not r.in_sync_now for r in reports) or any(
         p.kind in ("unresolved", "unavailable", "conflict") for p in problems)
     code = 1 if failed else 0
     if args.json:

@@ -207,3 +207,15 @@ def attachment_name_for(rel_path: str, max_chars: int = MAX_NAME_CHARS) -> str:
     if not name:
         name = FALLBACK_NAME
     return _cut_middle_chars(name, max_chars)
+
+
+def hand_upload_names(rel_path: str) -> set[str]:
+    """Names under which a person may have uploaded this file by hand: ours for it, and for
+    a file at the top of the folder its own name as Plane would store it."""
+    names = {attachment_name_for(rel_path)}
+    if "/" not in rel_path:
+        names.add(rel_path)
+        sanitized = plane_sanitize(rel_path)
+        if sanitized:
+            names.add(sanitized)
+    return names

@@ -34,6 +34,7 @@ class RemoteAttachment:
     etag_md5: str | None = None  # storage_metadata.ETag without quotes, when filled in
     content_length: int | None = None  # storage_metadata.ContentLength, when filled in
     created_at: str | None = None
+    metadata_pending: bool = False  # storage_metadata is {}: Plane has not filled it in yet
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,13 @@ class UploadTicket:
 
 @dataclass(frozen=True)
 class CreateConflict:
-    """Answer 409 to a create: an attachment with this external id/source already exists."""
+    """Answer 409 to a create: an attachment with this external id/source already exists.
+
+    ``after_resend``: the create was sent more than once (an answer lost to a timeout, a
+    dropped connection or a 5xx), so the attachment may be the one our first try made."""
 
     existing_id: str
+    after_resend: bool = False
 
 
 CreateResult = UploadTicket | CreateConflict

@@ -8,11 +8,20 @@ Whose attachment is it? One is **ours** when its ``external_source`` is the poli
 people, by other tools, or ours in a format we cannot read) is **theirs** and is never deleted or
 replaced; it can only spare an upload, when its name, size and MD5 match a local file.
 
-Safety: nothing is deleted while the folder is unavailable (missing, unreadable, unmounted),
-and deletions of files that are gone are held when they would remove more than half of the
-files the folder is known to have (our synced paths together with the paths on disk). Counting
-the union, not only our paths, keeps the plan stable: carrying it out never turns a held
-deletion into an allowed one on the next pass.
+Safety: nothing is deleted while the folder is unavailable (missing, unreadable, unmounted).
+A gone file's attachments are deleted only when this folder has **seen** the path
+(``Policy.seen``): another folder or machine feeding the same work item tags its uploads just
+like ours, and its paths are not ours to delete. Deletions of gone files are held when, with
+those deleted within the guard's window (``Policy.recent_deletions``), they would remove more
+than half of what the folder held (the paths on disk, the seen paths that are gone, and those
+deleted within the window): a share that empties one file at a time is held just like one
+that empties at once. Carrying out an allowed plan never turns a held deletion into an
+allowed one on the next pass: each deletion moves one path from "gone" to "recently deleted".
+
+A file that only a person's attachment could spare (same name and size) whose storage
+metadata Plane has not filled in yet cannot be compared: it is waited for (:class:`Wait`),
+not uploaded beside it, unless the caller has given up on that attachment
+(``Policy.stop_waiting_for``).
 """
 
 from __future__ import annotations
@@ -28,10 +37,10 @@ from plane_sync.core.identity import (
     FileIdentity,
     attachment_name_for,
     external_id_for,
+    hand_upload_names,
     normalize_rel_path,
     parse_external_id,
     path_key_for,
-    plane_sanitize,
 )
 from plane_sync.core.mime import mime_type_for
 from plane_sync.core.models import LocalFile, RemoteAttachment
@@ -58,6 +67,9 @@ class Policy:
 
     ``folder_available=False`` means the folder is missing or unreadable: never delete.
     ``allow_mass_delete=True`` lifts the more-than-half rule for one explicit run.
+    ``seen``: path keys this folder has seen on disk (None: every path counts as seen).
+    ``recent_deletions``: gone files of this folder deleted within the guard's window.
+    ``stop_waiting_for``: ids of people's attachments no longer waited for (see Wait).
     """
 
     external_source: str = "plane-sync"
@@ -66,6 +78,9 @@ class Policy:
     size_limit: int = DEFAULT_SIZE_LIMIT
     folder_available: bool = True
     allow_mass_delete: bool = False
+    seen: frozenset[str] | None = None
+    recent_deletions: int = 0
+    stop_waiting_for: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,17 @@ class Keep:
     reason: str
 
 
-Action = Upload | Delete | Skip | Hold | Keep
+@dataclass(frozen=True)
+class Wait:
+    """A local file that cannot be decided yet: ``attachment`` (a person's, same name and
+    size) has no storage metadata to compare with so far."""
+
+    rel_path: str
+    reason: str
+    attachment: RemoteAttachment
+
+
+Action = Upload | Delete | Skip | Hold | Keep | Wait
 
 
 @dataclass
@@ -164,17 +189,6 @@ def _split_remote(remote: Iterable[RemoteAttachment], source: str) -> _Remote:
     return _Remote(ours, duplicates, theirs)
 
 
-def _names_people_would_see(rel_path: str) -> set[str]:
-    """Names under which a person may have uploaded this file by hand."""
-    names = {attachment_name_for(rel_path)}
-    if "/" not in rel_path:
-        names.add(rel_path)
-        sanitized = plane_sanitize(rel_path)
-        if sanitized:
-            names.add(sanitized)
-    return names
-
-
 _Theirs = dict[tuple[int, str], list[RemoteAttachment]]
 
 
@@ -191,11 +205,24 @@ def _index_theirs(theirs: Iterable[RemoteAttachment]) -> _Theirs:
     return index
 
 
+def _not_comparable_yet(file: LocalFile, rel_path: str, theirs: Iterable[RemoteAttachment],
+                        policy: Policy) -> RemoteAttachment | None:
+    """A person's attachment that may be this very file but whose MD5 Plane has not filled
+    in yet (storage_metadata still ``{}``): same name and size."""
+    names = hand_upload_names(rel_path)
+    for attachment in theirs:
+        if (attachment.metadata_pending and attachment.size == file.size
+                and attachment.name in names
+                and attachment.id not in policy.stop_waiting_for):
+            return attachment
+    return None
+
+
 def _matches_theirs(file: LocalFile, rel_path: str, theirs: _Theirs) -> bool:
     candidates = theirs.get((file.size, file.md5.lower()))
     if not candidates:
         return False
-    names = _names_people_would_see(rel_path)
+    names = hand_upload_names(rel_path)
     return any(attachment.name in names for attachment in candidates)
 
 
@@ -224,7 +251,7 @@ def _local_by_path(local: Sequence[LocalFile]) -> tuple[dict[str, LocalFile], li
     return chosen, skips
 
 
-def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs,
+def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs, unfilled: list[RemoteAttachment],
                policy: Policy) -> tuple[list[Action], int]:
     """The decision table for one file on disk; also how many deletions were suppressed."""
     rel_path = normalize_rel_path(file.rel_path)
@@ -253,6 +280,13 @@ def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs,
         # Someone uploaded this very file (name, size, MD5) by hand: do not add a copy.
         # Our older versions stay: the current one is not ours to vouch for.
         return [], 0
+    waiting_on = _not_comparable_yet(file, rel_path, unfilled, policy)
+    if waiting_on is not None:
+        # Maybe the same file uploaded by hand a moment ago: look again once Plane has
+        # filled in its MD5, rather than add a copy now.
+        return [Wait(file.rel_path, "an attachment of the same name and size was just "
+                     "added by someone else; waiting for Plane to fill in its checksum",
+                     waiting_on)], 0
     if older and replace:
         # Changed file under replace: upload, then delete the old versions after success.
         if not can_delete:
@@ -262,11 +296,12 @@ def _plan_file(file: LocalFile, mine: _Ours, theirs: _Theirs,
     return [_upload(file, rel_path, ())], 0
 
 
-def _plan_gone(gone: dict[str, _Ours], known_paths: int,
+def _plan_gone(gone: dict[str, _Ours], held: int,
                policy: Policy) -> tuple[list[Delete | Keep], Hold | None, int]:
     """Deletions for our files no longer on disk: the deletions (or, under keep, what
     stays), a mass-loss Hold, and how many were suppressed because the folder is
-    unavailable."""
+    unavailable. ``held``: what the folder held over the guard's window (see the module
+    docstring)."""
     if not gone:
         return [], None, 0
     if policy.on_delete != "delete":
@@ -280,16 +315,19 @@ def _plan_gone(gone: dict[str, _Ours], known_paths: int,
     if not policy.folder_available:
         # Missing or unreadable folder: every file looks gone; delete nothing.
         return [], None, len(doomed)
-    if 2 * len(gone) > known_paths and not policy.allow_mass_delete:
-        # Looks like an unmounted or emptied share: hold every deletion of gone files.
-        return [], Hold(f"{len(gone)} of {known_paths} files are gone; deleting more than "
-                        "half at once looks like an unmounted share, so nothing is deleted",
-                        len(doomed)), 0
+    losing = len(gone) + policy.recent_deletions
+    if 2 * losing > held and not policy.allow_mass_delete:
+        # Looks like an unmounted or emptying share: hold every deletion of gone files.
+        recent = (f" ({policy.recent_deletions} of them deleted within the last hour)"
+                  if policy.recent_deletions else "")
+        return [], Hold(f"{losing} of {held} files are gone{recent}; deleting more than "
+                        "half looks like an unmounted or emptying share, so nothing is "
+                        "deleted", len(doomed)), 0
     # Deleted file under on_delete=delete, within the safety limit: every version goes.
     return [Delete(a, hint, REASON_GONE) for a, hint in doomed], None, 0
 
 
-_RANK = {Skip: 0, Upload: 1, Delete: 2, Keep: 3}
+_RANK = {Skip: 0, Wait: 0, Upload: 1, Delete: 2, Keep: 3}
 
 
 def _order(entry: tuple[str, Action]) -> tuple[str, int]:
@@ -313,6 +351,7 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
     entries: list[tuple[str, Action]] = [(s.rel_path, s) for s in same_path_skips]
     suppressed = 0
     theirs = _index_theirs(split.theirs)
+    unfilled = [a for a in split.theirs if a.metadata_pending]
 
     # Surplus copies of one external id lose nothing when deleted, whatever the policy.
     for attachment, ident in split.duplicates:
@@ -324,15 +363,18 @@ def plan(local: Sequence[LocalFile], remote: Sequence[RemoteAttachment],
 
     for key, file in files.items():
         actions, file_suppressed = _plan_file(file, split.ours.get(key, _Ours()),
-                                              theirs, policy)
+                                              theirs, unfilled, policy)
         suppressed += file_suppressed
         entries.extend((normalize_rel_path(file.rel_path), a) for a in actions)
 
     present = {path_key_for(p) for p in unsettled}
+    # Only paths this folder has seen are its own to delete; the others are another
+    # folder's (or machine's) feeding the same work item.
     gone = {key: group for key, group in split.ours.items()
-            if key not in files and key not in present}
-    known_paths = len(set(split.ours) | set(files) | present)
-    gone_deletes, hold, gone_suppressed = _plan_gone(gone, known_paths, policy)
+            if key not in files and key not in present
+            and (policy.seen is None or key in policy.seen)}
+    held = len(set(gone) | set(files) | present) + policy.recent_deletions
+    gone_deletes, hold, gone_suppressed = _plan_gone(gone, held, policy)
     suppressed += gone_suppressed
     entries.extend((d.rel_path, d) for d in gone_deletes)
     if suppressed:
@@ -360,7 +402,7 @@ def _name_uploads(entries: list[tuple[str, Action]], present: Iterable[str],
 
 
 def summarize(actions: Iterable[Action]) -> dict[str, int]:
-    """Counts for a log line: uploads, replaced, deletes, skips, kept, holds."""
+    """Counts for a log line: uploads, replaced, deletes, skips, kept, holds, waits."""
     counts: Counter[str] = Counter()
     for action in actions:
         if isinstance(action, Upload):
@@ -372,6 +414,9 @@ def summarize(actions: Iterable[Action]) -> dict[str, int]:
             counts["skips"] += 1
         elif isinstance(action, Keep):
             counts["kept"] += 1
+        elif isinstance(action, Wait):
+            counts["waits"] += 1
         else:
             counts["holds"] += 1
-    return {k: counts[k] for k in ("uploads", "replaced", "deletes", "skips", "kept", "holds")}
+    return {k: counts[k] for k in ("uploads", "replaced", "deletes", "skips", "kept", "holds",
+                                   "waits")}

@@ -60,6 +60,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clock-offset", type=float, default=0.0, metavar="SECONDS",
                         help="the API server's clock runs this far ahead (negative: behind), "
                              "as its Date and X-RateLimit-Reset headers show")
+    faults = parser.add_argument_group(
+        "faults", "start with these failures on (an Emulator inside a test changes them at "
+                  "run time: Emulator.faults.set)")
+    faults.add_argument("--error-rate", type=float, default=0.0, metavar="SHARE",
+                        help="share of API requests answered 500 (0..1)")
+    faults.add_argument("--drop-rate", type=float, default=0.0, metavar="SHARE",
+                        help="share of API requests whose connection is closed unanswered")
+    faults.add_argument("--storage-error-rate", type=float, default=0.0, metavar="SHARE",
+                        help="share of uploads to storage answered 503 SlowDown")
+    faults.add_argument("--expire-policies", action="store_true",
+                        help="hand out upload policies that have already expired")
+    faults.add_argument("--plane-clock-behind", type=float, default=0.0, metavar="SECONDS",
+                        help="Plane signs upload policies with a clock this far behind the "
+                             "storage host's (clock skew: they arrive expired)")
+    faults.add_argument("--lose-answers", type=int, default=0, metavar="N",
+                        help="carry out the next N API requests, then drop their answers "
+                             "(a create that reached Plane, its answer lost)")
+    faults.add_argument("--instance-down", action="store_true",
+                        help="GET /api/instances/ answers 503 (the size limit cannot be read)")
     return parser
 
 
@@ -72,6 +91,11 @@ def main(argv: Sequence[str]) -> int:
         storage_port=args.storage_port, legacy_routes=args.legacy_routes,
         clock_offset=args.clock_offset,
     )
+    emulator.faults.set(error_rate=args.error_rate, drop_rate=args.drop_rate,
+                        storage_error_rate=args.storage_error_rate,
+                        expire_policies=args.expire_policies,
+                        plane_clock_behind=args.plane_clock_behind,
+                        lose_answers=args.lose_answers, instance_down=args.instance_down)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -17,6 +17,9 @@ class FaultSettings:
     expire_policies: bool = False  # presigned POST policies are issued already expired
     storage_error_rate: float = 0.0  # share of storage POSTs answered 503 SlowDown
     only: frozenset[str] | None = None  # HTTP methods the faults apply to (None = all)
+    lose_answers: int = 0  # the next N API requests are carried out, then left unanswered
+    plane_clock_behind: float = 0.0  # seconds Plane's clock (policy signing) lags storage's
+    instance_down: bool = False  # GET /api/instances/ answers 503: the size limit is unknown
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class ApiFault:
     """What to do with one API request: sleep ``delay`` first, then ``action`` (or answer)."""
 
     delay: float
-    action: str | None  # None | "drop" | "error" | "429"
+    action: str | None  # None | "drop" | "error" | "429" | "lose" (act, then drop)
 
 
 class Faults:
@@ -43,11 +46,15 @@ class Faults:
         storage_error_rate: float = 0.0,
         seed: int | None = None,
         only: Iterable[str] | None = None,
+        lose_answers: int = 0,
+        plane_clock_behind: float = 0.0,
+        instance_down: bool = False,
     ) -> None:
         """Replace every setting at once (unnamed ones go back to "no fault")."""
         settings = FaultSettings(
             error_rate, drop_rate, delay, storm_429, expire_policies, storage_error_rate,
             None if only is None else frozenset(m.upper() for m in only),
+            lose_answers, plane_clock_behind, instance_down,
         )
         with self._lock:
             self._settings = settings
@@ -73,6 +80,9 @@ class Faults:
             if s.storm_429 > 0:
                 self._settings = replace(s, storm_429=s.storm_429 - 1)
                 return ApiFault(s.delay, "429")
+            if s.lose_answers > 0:
+                self._settings = replace(s, lose_answers=s.lose_answers - 1)
+                return ApiFault(s.delay, "lose")
             roll = self._random.random()
             if roll < s.drop_rate:
                 return ApiFault(s.delay, "drop")

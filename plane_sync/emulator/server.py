@@ -123,7 +123,10 @@ class ApiHandler(BaseHandler):
             return Reply(404, DJANGO_404, "text/html; charset=utf-8")
         route, params = matched
         if not route.authenticated:
-            return json_reply(200, service.instance_json())
+            if service.faults.settings.instance_down:
+                return json_reply(503, SERVER_ERROR)
+            instance = json_reply(200, service.instance_json())
+            return None if fault.action == "lose" else instance
         key = self.headers.get("X-API-Key")
         if not key:
             return json_reply(401, NO_CREDENTIALS)
@@ -140,6 +143,8 @@ class ApiHandler(BaseHandler):
             }
         reply = self._view(route, params, url.query, body)
         reply.headers.update(rate_headers)
+        if fault.action == "lose":
+            return None  # the view has acted; the answer never reaches the client
         return reply
 
     def _view(self, route: Route, params: dict[str, str], query: str, body: BodyReader) -> Reply:

@@ -219,9 +219,11 @@ class Views:
             )
             state.add_attachment(row)
         expires_in = -1 if self.faults.policies_expired() else SIGNED_URL_EXPIRATION
+        plane_now = dt.datetime.now(dt.UTC) - dt.timedelta(
+            seconds=self.faults.settings.plane_clock_behind)
         fields = presigned_post_fields(
             self.storage.credentials, self.storage.bucket, asset_key, mime_type, size_limit,
-            dt.datetime.now(dt.UTC), expires_in,
+            plane_now, expires_in,
         )
         return json_reply(200, {
             "upload_data": {"url": f"{self.storage.endpoint}/{self.storage.bucket}",

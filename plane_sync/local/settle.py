@@ -22,8 +22,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 DEFAULT_SETTLE = 2.0
 DEFAULT_MAX_WAIT = 30.0
+CHANGING_MAX_WAIT = 60.0  # a folder's file that never settles is taken anyway after this long
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,22 @@ class Settler:
             return "forced"
         return "changing"
 
+    def scan_check(self, key: str, root: Path, *, touch: Callable[[], None] = lambda: None,
+                   ) -> Callable[[str, os.stat_result], bool]:
+        """The scan's question for each file of folder ``key`` (at ``root``): has it stopped
+        changing? A file taken only because it never settled is said so. ``touch``: called
+        per file (a long scan is progress too)."""
+
+        def settled(rel_path: str, st: os.stat_result) -> bool:
+            touch()
+            verdict = self.observe(key, rel_path, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if verdict == "forced":
+                log.warning("file.never_settles", folder=str(root), path=rel_path,
+                            note=f"still changing after {self.max_wait:.0f}s: taken as is")
+            return verdict != "changing"
+
+        return settled
+
     def check(self, key: str, root: Path, rel_paths: Iterable[str]) -> SettleResult:
         """stat each path below ``root`` and sort them into stable / changing / gone."""
         stable: set[str] = set()
@@ -127,3 +148,13 @@ class Settler:
 
 def _is_regular(mode: int) -> bool:
     return stat.S_ISREG(mode)
+
+
+def folder_settler(settle: float, *, trust_ctime: bool,
+                   clock: Callable[[], float] = time.monotonic,
+                   wall_clock: Callable[[], float] = time.time) -> Settler:
+    """The settler of one configured folder (the daemon's and ``sync``'s alike): a file that
+    never settles is taken after ``CHANGING_MAX_WAIT``, or ten settle times if that is longer.
+    ``trust_ctime``: only where this machine stamps ctime (see the module docstring)."""
+    return Settler(settle=settle, max_wait=max(CHANGING_MAX_WAIT, 10 * settle),
+                   trust_ctime=trust_ctime, clock=clock, wall_clock=wall_clock)

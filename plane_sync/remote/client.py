@@ -30,12 +30,18 @@ from plane_sync.remote.retry import RetryPolicy
 from plane_sync.remote.session import (
     INVALID_FILE_TYPE,
     INVALID_KEY_DETAIL,
+    RESENT,
     PlaneSession,
     is_unknown_route,
     json_body,
     server_says,
 )
-from plane_sync.remote.storage import download_to, fetch_file_size_limit, make_storage_client
+from plane_sync.remote.storage import (
+    download_to,
+    fetch_file_size_limit,
+    make_storage_client,
+    read_file_size_limit,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -214,6 +220,10 @@ class PlaneClient:
         unknown). Asked through the storage client: that route needs no key."""
         return fetch_file_size_limit(self.storage_client, f"{self.base_url}/api/instances/")
 
+    def read_file_size_limit(self) -> int | None:
+        """The server's FILE_SIZE_LIMIT, or None when /api/instances/ did not say."""
+        return read_file_size_limit(self.storage_client, f"{self.base_url}/api/instances/")
+
     # -- work items -------------------------------------------------------------------------
 
     def resolve_identifier(self, ident: str) -> WorkItem:
@@ -319,7 +329,8 @@ class PlaneClient:
         if resp.status_code == 409:
             existing = json_body(resp)
             if isinstance(existing, dict) and existing.get("id"):
-                return CreateConflict(existing_id=str(existing["id"]))
+                return CreateConflict(existing_id=str(existing["id"]),
+                                      after_resend=bool(resp.extensions.get(RESENT)))
             raise UnexpectedResponse(f"Plane answered 409 without an id when asked to {what}.",
                                      status=409)
         if resp.status_code not in (200, 201):
@@ -383,7 +394,8 @@ def _as_int(value: Any) -> int | None:
 def parse_attachment(entry: dict[str, Any]) -> RemoteAttachment:
     """One list entry -> RemoteAttachment; storage_metadata may be {}, null or partial."""
     attributes = entry.get("attributes") or {}
-    meta = entry.get("storage_metadata") or {}
+    raw_meta = entry.get("storage_metadata")
+    meta = raw_meta or {}
     etag = meta.get("ETag") if isinstance(meta, dict) else None
     length = meta.get("ContentLength") if isinstance(meta, dict) else None
     size = _as_int(attributes.get("size"))
@@ -399,6 +411,8 @@ def parse_attachment(entry: dict[str, Any]) -> RemoteAttachment:
         etag_md5=etag.strip('"') if isinstance(etag, str) and etag.strip('"') else None,
         content_length=_as_int(length),
         created_at=entry.get("created_at"),
+        # {} until Plane's background task has read the object's metadata; null if it failed.
+        metadata_pending=isinstance(raw_meta, dict) and not raw_meta,
     )
 
 

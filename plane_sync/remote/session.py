@@ -42,6 +42,9 @@ INVALID_FILE_TYPE = "Invalid file type."
 
 # Errors after which the request cannot have reached the server: always safe to repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Set in a response's extensions when an earlier try of the same request may have reached
+# the server (its answer was lost, or it answered 5xx): the server may have acted twice.
+RESENT = "plane_sync.resent"
 
 
 def make_timeout(timeout: float) -> httpx.Timeout:
@@ -162,6 +165,7 @@ class PlaneSession:
             repeatable = method != "POST"
         attempt = 0
         throttled = 0
+        maybe_acted = False  # an earlier try may have reached the server
         while True:
             attempt += 1
             permit = self.limiter.acquire(self._sleep, reserve=reserve, claim=claim)
@@ -173,6 +177,7 @@ class PlaneSession:
                 safe = repeatable or isinstance(exc, _NOT_SENT)
                 if not safe or attempt >= self.retry.attempts:
                     raise self._unreachable(exc, method, path, what) from None
+                maybe_acted = maybe_acted or not isinstance(exc, _NOT_SENT)
                 wait = self.retry.backoff(attempt)
                 log.info("plane.retry", method=method, path=path, attempt=attempt,
                          error=type(exc).__name__, wait=round(wait, 3))
@@ -187,6 +192,8 @@ class PlaneSession:
             log.debug("plane.request", method=method, path=path, status=status,
                       attempt=attempt)
             if status not in RETRYABLE_STATUS:
+                if maybe_acted:
+                    response.extensions[RESENT] = True
                 return response
             if status == 429:
                 throttled += 1
@@ -199,6 +206,7 @@ class PlaneSession:
                 continue
             if not repeatable or attempt >= self.retry.attempts:
                 raise self.error_for(response, method, path, what)
+            maybe_acted = True  # a 5xx may come after the view did its work
             wait = self.retry.backoff(attempt)
             log.info("plane.retry", method=method, path=path, attempt=attempt, status=status,
                      wait=round(wait, 3))

@@ -16,7 +16,8 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 
 import httpx
@@ -42,6 +43,13 @@ def make_storage_client(*, timeout: float = 30.0, ca_bundle: str | None = None,
 
 def fetch_file_size_limit(client: httpx.Client, url: str) -> int:
     """``config.file_size_limit`` from Plane's unauthenticated instance route, else 5 MiB."""
+    limit = read_file_size_limit(client, url)
+    return DEFAULT_FILE_SIZE_LIMIT if limit is None else limit
+
+
+def read_file_size_limit(client: httpx.Client, url: str) -> int | None:
+    """``config.file_size_limit`` from Plane's unauthenticated instance route; None when it
+    could not be read (the caller decides what to assume, and when to ask again)."""
     try:
         resp = client.get(url)
         body = resp.json() if resp.status_code == 200 else None
@@ -51,7 +59,7 @@ def fetch_file_size_limit(client: httpx.Client, url: str) -> int:
         log.info("plane.size_limit_unknown", status=resp.status_code)
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         log.info("plane.size_limit_unknown", error=type(exc).__name__)
-    return DEFAULT_FILE_SIZE_LIMIT
+    return None
 
 
 class ShortFile(Exception):
@@ -147,6 +155,58 @@ def policy_expiry(fields: Mapping[str, str]) -> float | None:
         return datetime.fromisoformat(expiration.replace("Z", "+00:00")).timestamp()
     except (ValueError, TypeError):
         return None
+
+
+def _amz_date(fields: Mapping[str, str]) -> float | None:
+    """When Plane signed the policy, by Plane's clock (the ``x-amz-date`` field)."""
+    value = fields.get("x-amz-date") or fields.get("X-Amz-Date")
+    try:
+        return datetime.strptime(value or "", "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _http_date(value: str | None) -> float | None:
+    try:
+        return parsedate_to_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def expired_policy_cause(fields: Mapping[str, str], storage_date: str | None,
+                         local_now: float) -> str:
+    """Why the storage host found an upload policy expired, from the three clocks at hand:
+    Plane's (the policy's signing time and expiry), the storage host's (the ``Date`` of its
+    answer) and ours. One sentence, naming the clock that is off when the figures show it."""
+    signed = _amz_date(fields)
+    expires = policy_expiry(fields)
+    storage_now = _http_date(storage_date)
+    if signed is None or expires is None:
+        return "The policy does not say when it was signed or when it expires."
+    if expires <= signed:
+        return ("Plane signs policies that expire as they are issued: check "
+                "SIGNED_URL_EXPIRATION on the Plane server.")
+    if storage_now is not None and storage_now >= expires:
+        ahead = storage_now - signed
+        return (f"Clock skew: the storage host's clock is {_span(ahead)} ahead of the Plane "
+                f"server's (the policy, signed by Plane for {_span(expires - signed)}, had "
+                "expired by the storage host's clock before it was used). Set the Plane "
+                "server's and the storage host's clocks right (NTP).")
+    if local_now >= expires:
+        return (f"The upload started {_span(local_now - expires)} after the policy expired "
+                "(this machine was too slow, or its clock is off).")
+    return ("The storage host calls it expired although by its own clock and ours it is "
+            "still valid.")
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds >= 90:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
 
 
 def download_to(client: httpx.Client, url: str, dest: BinaryIO, *, retry: RetryPolicy,

@@ -57,6 +57,7 @@ from plane_sync.remote.ratelimit import Reservation
 from plane_sync.remote.storage import (
     FileBody,
     ShortFile,
+    expired_policy_cause,
     policy_expiry,
     post_form,
     reopen,
@@ -269,10 +270,15 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
             _pause(client, attempt, f"{status} {code}".strip(), path)
             continue
         _abandon(client, work_item, ticket, path, reservation)
+        advice = _advice(status, code)
+        expired = status == 403 and "expired" in message.lower()
+        if expired:
+            # Every file would fail the same way: say why once, from the clocks at hand.
+            advice = expired_policy_cause(ticket.fields, resp.headers.get("date"), time.time())
         raise StorageRejected(
             f"Storage host {host} answered {status} {code or ''} ({message or 'no message'}) "
-            f"to the upload of {path}. {_advice(status, code)}", status=status, code=code,
-            path=path)
+            f"to the upload of {path}. {advice}", status=status, code=code,
+            path=path, expired_policy=expired, cause=advice if expired else "")
     if not hmac.compare_digest(body.sha256.hexdigest(), sha256.lower()):
         _abandon(client, work_item, ticket, path, reservation)
         raise FileChangedDuringUpload(

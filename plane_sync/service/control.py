@@ -88,12 +88,14 @@ class _RequestHandler(socketserver.BaseRequestHandler):
         sock.settimeout(IO_TIMEOUT)
         try:
             uid = peer_uid(sock)
+            # The request is read even from a caller who is refused: closing a socket with
+            # unread data resets the connection, and the refusal would be lost with it.
+            line = read_line(sock)
             if uid not in (os.geteuid(), 0):
                 log.warning("control.refused", uid=uid, note="only the daemon's user and root")
                 sock.sendall(encode(_error(f"user {uid} may not control this daemon")))
                 return
-            answer = self._answer(read_line(sock))
-            sock.sendall(encode(answer))
+            sock.sendall(encode(self._answer(line)))
         except (OSError, ValueError) as exc:  # a client that went away or talks nonsense
             log.debug("control.client_error", error=str(exc))
 

@@ -11,7 +11,6 @@ from plane_sync.errors import ConfigError
 from plane_sync.service.control import ControlServer
 from plane_sync.service.live import LiveStatus
 from plane_sync.service.metrics import MetricsServer, require_client_library
-from plane_sync.service.signals import signals_to_main_thread
 from plane_sync.service.steering import Steering
 
 
@@ -24,14 +23,12 @@ def serving(config: Config, steering: Steering, live: LiveStatus) -> Iterator[No
         try:
             require_client_library()
             metrics = MetricsServer(config.metrics, live)
-            with signals_to_main_thread():
-                metrics.start()
+            metrics.start()
         except ConfigError as exc:
             raise ConfigError(exc.problems, source=str(config.source)) from None
     control = ControlServer(config.state_dir, steering.handle)
     try:
-        with signals_to_main_thread():
-            control.start()
+        control.start()
         yield
     finally:
         control.stop()

@@ -17,21 +17,24 @@ them over successive passes (on local disks a ctime older than ``settle`` is pro
 network shares the server's clock is not trusted, so a file is looked at twice); the upload then
 re-checks size and hash. A pass that finds files still changing looks again ``settle`` later,
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
-:mod:`plane_sync.service.folders`).
+:func:`plane_sync.local.settle.folder_settler`).
 
 This loop carries out passes one after another; a pass hands its uploads to the upload
 workers (:mod:`plane_sync.service.uploads`), which share the rate limiter, and waits for them,
 except for large files, which go on in the background while other folders are synced. Each
-upload writes its own journal rows. Signals only set flags: SIGTERM/SIGINT stop taking work
-and leave the running uploads ``stop_deadline`` seconds to finish (after it, the process
-exits 0 and the journal makes the next start clean up); SIGHUP
-reloads the config (an invalid one is refused, the old one keeps running).
+upload writes its own journal rows. Signals are acted on by a relay thread
+(:mod:`plane_sync.service.signals`) that only sets flags: SIGTERM/SIGINT stop taking work and
+leave the running uploads ``stop_deadline`` seconds to finish (after it, the process exits 0
+and the journal makes the next start clean up); SIGHUP reloads the config (an invalid one is
+refused, the old one keeps running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
-(5xx, unreachable, expired policies): back off (5 s doubling to 5 min) and keep running; the
-interrupted pass runs again after the backoff. A rejected API key ends the run:
-:meth:`Daemon.run` raises the ``AuthError`` after cleaning up, and the CLI turns it into exit
-code 3.
+(5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
+again after the backoff. A storage host that refuses upload policies as expired pauses uploads
+only, on the same schedule (see :mod:`plane_sync.sync.engine`): the pass goes on (deletions,
+status), and the target's next pass comes when the pause ends, its first upload the probe.
+A rejected API key ends the run: :meth:`Daemon.run` raises the ``AuthError`` after cleaning up,
+and the CLI turns it into exit code 3.
 """
 
 from __future__ import annotations
@@ -63,10 +66,11 @@ from plane_sync.service.notes import Notes
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.recheck import Rechecks
 from plane_sync.service.reload import quiet_for, read_new_config
-from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_for
+from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_source
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.service.sdnotify import Notifier
-from plane_sync.service.signals import install_handlers, signals_to_main_thread
+from plane_sync.service.signals import install_handlers
+from plane_sync.service.state_guard import StateDirGuard
 from plane_sync.service.steering import PassGate, Steering
 from plane_sync.service.uploads import DaemonUploads, Finished
 from plane_sync.sync.conditions import Conditions
@@ -118,6 +122,8 @@ class Daemon:
         self.live.transfers = self.uploads.pool
         self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
                                  folders=lambda: self.config.folders, wake=self.queue.wake)
+        self._verify_due: set[str] = set()
+        self.guard: StateDirGuard
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -149,7 +155,8 @@ class Daemon:
 
     def run(self) -> int:
         """Run until stopped; 0 on a clean stop. Raises AuthError when the key is rejected."""
-        with StateLock(self.config.state_dir), serving(self.config, self.steering, self.live):
+        with StateLock(self.config.state_dir) as lock, \
+                serving(self.config, self.steering, self.live):
             self._state = open_state(self.config)
             self.notes.clear_all()
             self.activity.state = self._state
@@ -159,6 +166,8 @@ class Daemon:
             self.rechecks.rate = lambda: limiter.per_second
             self.live.rate_source = lambda: limiter.limit.source
             self.live.pace = lambda: self.uploads.pace(limiter)
+            self.guard = StateDirGuard(lock, self._state, stop=self._stop)
+            self.guard.start()
             try:
                 code = self._run()
             finally:
@@ -168,6 +177,7 @@ class Daemon:
                 self.activity.set("stopped")
                 self._stop.set()  # ends the heartbeat
                 self.heartbeat.join()
+                self.guard.join()
                 self.notifier.stopping()
                 self.watcher.stop()
                 self.uploads.close(self.stop_deadline)  # before the client and the database
@@ -183,8 +193,7 @@ class Daemon:
         self.activity.set("starting watchers")
         for folder in self.config.folders:
             self._add_folder(folder)
-        with signals_to_main_thread():  # the watcher's threads leave signals to this one
-            self.watcher.start()
+        self.watcher.start()
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
@@ -224,8 +233,7 @@ class Daemon:
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
-        with signals_to_main_thread():  # a poller thread may start
-            watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
+        watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
                                                     now=time.monotonic())
@@ -307,8 +315,8 @@ class Daemon:
         for run in self._folders.values():
             if run.next_rescan <= now and run.available:
                 self._rescan(run, now)
-        if self.schedule.backing_off(now):
-            return
+        if self.schedule.backing_off(now) or not self.guard.check():
+            return  # Plane trouble, or another process holds the recreated state directory
         for key in self.rechecks.due(now, self._recheck_intervals()):
             log.debug("sync.recheck", target=key)
             self.schedule.mark(key, now, listing=True)
@@ -347,6 +355,7 @@ class Daemon:
             run.mapping_failed(now, self.schedule.backoff)
             return
         run.rescanned(now, self.schedule)
+        self._verify_due.update(run.targets)  # a rescan pass also verifies (cheap form)
 
     def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
@@ -380,7 +389,7 @@ class Daemon:
             touch = self.heartbeat.touch
             progress = Progress(on_file_done=lambda n: touch(), on_bytes=lambda n: touch())
             self._engine = Engine(self._client, self._state,
-                                  size_limit=size_limit_for(self.config, self._client),
+                                  size_limit=size_limit_source(self.config, self._client),
                                   external_source=self.config.plane.external_source,
                                   progress=self.live.progress(progress), stop=self.gate,
                                   raise_server_errors=True, transfers=self.uploads.transfers)
@@ -395,9 +404,11 @@ class Daemon:
         self.live.pass_started(target)
         run = self._folders[target.folder.key]
         settler = run.settler
-        settled = run.settled_check(target, touch=self.heartbeat.touch)
+        settled = settler.scan_check(target.key, target.root, touch=self.heartbeat.touch)
+        verify = target.key in self._verify_due
         try:
-            report = self._engine_for().sync_target(target, settled=settled, listing=listing)
+            report = self._engine_for().sync_target(target, settled=settled, listing=listing,
+                                                    verify=verify)
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -413,8 +424,9 @@ class Daemon:
             return False
         self.schedule.recovered()
         later = time.monotonic()
-        if report.listed:
+        if report.listed:  # verified too, if due (a pass that does not list cannot)
             self.rechecks.listed(target.key, later)
+            self._verify_due.discard(target.key)
         # One line per pass (debug): lets a soak test hold passes against list requests.
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
                   uploaded=len(report.uploaded), deleted=len(report.deleted),
@@ -423,8 +435,12 @@ class Daemon:
         waiting = {path for path, _ in report.waiting}
         settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
-            # Look again once the files had time to settle.
-            self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+            if waiting - set(report.next_check):
+                # Look again once the files had time to settle.
+                self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+            # Waits with a time of their own (someone else's pending upload, paused
+            # uploads): not every pass, but when they are due.
+            self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
         if report.failed:  # come back when the first failed file's retry is due
             assert self._state is not None
             self.schedule.mark_retry(target.key, later, [

@@ -9,24 +9,20 @@ looked up again soon, backing off, rather than at the next full rescan.
 
 from __future__ import annotations
 
-import os
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import structlog
 
 from plane_sync.config.types import FolderConfig, SubfolderTarget
 from plane_sync.local.batching import Batch
-from plane_sync.local.scan import SettledCheck
-from plane_sync.local.settle import Settler
+from plane_sync.local.settle import Settler, folder_settler
 from plane_sync.service.scheduler import BACKOFF_FIRST, BACKOFF_MAX, Scheduler
 from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.targets import Target, TargetProblem
 
 log = structlog.get_logger(__name__)
-
-CHANGING_MAX_WAIT = 60.0  # a file that never settles is taken anyway after this long
 
 
 @dataclass
@@ -45,9 +41,7 @@ class FolderRun:
     @classmethod
     def start(cls, folder: FolderConfig, *, watch_mode: str, now: float) -> FolderRun:
         # ctime is stamped by the file server's clock: trust it on local disks only.
-        settler = Settler(settle=folder.settle,
-                          max_wait=max(CHANGING_MAX_WAIT, 10 * folder.settle),
-                          trust_ctime=watch_mode == "inotify")
+        settler = folder_settler(folder.settle, trust_ctime=watch_mode == "inotify")
         return cls(folder, settler, next_rescan=now, watch_mode=watch_mode)
 
     @property
@@ -59,21 +53,6 @@ class FolderRun:
         """Whether the next rescan must ask Plane for the targets first."""
         return (isinstance(self.folder.target, SubfolderTarget) or not self.resolved
                 or self.has_unresolved)
-
-    def settled_check(self, target: Target, *, touch: Callable[[], None]) -> SettledCheck:
-        """The scan's question for each file of ``target``: has it stopped changing?"""
-        settler = self.settler
-
-        def settled(rel_path: str, st: os.stat_result) -> bool:
-            touch()  # called per file: a long scan is progress too
-            verdict = settler.observe(target.key, rel_path, st.st_size, st.st_mtime_ns,
-                                      st.st_ctime_ns)
-            if verdict == "forced":
-                log.warning("file.never_settles", folder=str(target.root), path=rel_path,
-                            note=f"still changing after {settler.max_wait:.0f}s: taken as is")
-            return verdict != "changing"
-
-        return settled
 
     def accept_batch(self, batch: Batch, now: float, schedule: Scheduler) -> None:
         """Mark the targets a batch of hints touches dirty (or rescan the folder when the

@@ -14,7 +14,6 @@ import time
 import structlog
 
 from plane_sync.service.sdnotify import Notifier
-from plane_sync.service.signals import signals_to_main_thread
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +45,7 @@ class Heartbeat:
             return
         self._thread = threading.Thread(target=self._beat, args=(interval,), name="watchdog",
                                         daemon=True)
-        with signals_to_main_thread():
-            self._thread.start()
+        self._thread.start()
 
     def join(self) -> None:
         if self._thread is not None:

@@ -43,8 +43,11 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
             print(f"  ERROR        {v(r.error)}", file=out)
         if r.held:
             print(f"  HELD         {v(r.held)}", file=out)
+        if r.paused:
+            print(f"  UPLOADS ON HOLD  {v(r.paused)}", file=out)
+        waiting = f", {len(r.waiting)} waiting" if r.waiting else ""
         print(f"  {r.in_sync} in sync, {len(r.uploaded)} {verb}, {len(r.deleted)} {dverb}, "
-              f"{len(r.skipped)} skipped, {len(r.failed)} failed", file=out)
+              f"{len(r.skipped)} skipped, {len(r.failed)} failed{waiting}", file=out)
     for p in problems:
         print(f"{v(p.label)}  {v(p.path)}\n  {p.kind.upper():<12} {v(p.reason)}", file=out)
     if totals:
@@ -78,7 +81,7 @@ def totals_line(reports: Sequence[PassReport], problems: Sequence[TargetProblem]
     if held:
         parts.append(f"deletions held back in {held} folder(s)")
     line = ("Dry run, nothing changed: " if dry_run else "Total: ") + ", ".join(parts)
-    return line + (" (see above)" if failed or broken or held else "")
+    return line + (" (see above)" if failed or broken or held or waiting else "")
 
 
 def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
@@ -92,8 +95,9 @@ def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem
             "skipped": [{"path": p, "reason": why} for p, why in r.skipped],
             "waiting": [{"path": p, "reason": why} for p, why in r.waiting],
             "failed": [{"path": p, "reason": why} for p, why in r.failed],
-            "unavailable": r.unavailable, "held": r.held, "error": r.error,
-            "in_sync": r.in_sync,
+            "unavailable": r.unavailable, "held": r.held, "paused": r.paused,
+            "error": r.error, "in_sync": r.in_sync,
+            "next_check": {p: round(t, 3) for p, t in sorted(r.next_check.items())},
         }
     return json.dumps({
         "dry_run": dry_run, "exit_code": exit_code, "folders": [one(r) for r in reports],

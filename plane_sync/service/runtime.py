@@ -15,6 +15,7 @@ import structlog
 from plane_sync.config.types import Config
 from plane_sync.errors import PlaneSyncError
 from plane_sync.remote.client import PlaneClient
+from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import StateDB
 
 log = structlog.get_logger(__name__)
@@ -75,10 +76,11 @@ def open_state(config: Config) -> StateDB:
     return StateDB(private_database(ensure_state_dir(config.state_dir) / STATE_FILE))
 
 
-def size_limit_for(config: Config, client: PlaneClient) -> int:
+def size_limit_source(config: Config, client: PlaneClient) -> SizeLimit:
+    """The configured limit, or the server's, asked again while unknown (see SizeLimit)."""
     if config.plane.file_size_limit is not None:
-        return config.plane.file_size_limit
-    return client.file_size_limit()
+        return SizeLimit.constant(config.plane.file_size_limit)
+    return SizeLimit(client.read_file_size_limit)
 
 
 class StateLock:
@@ -112,6 +114,25 @@ class StateLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    def still_ours(self) -> bool:
+        """Whether the lock file at the path is still the one we hold: deleting the state
+        directory (or the lock file) under us would let another process take a new one."""
+        if self._fd is None:
+            return False
+        try:
+            here = os.stat(self.path)
+        except OSError:
+            return False
+        held = os.fstat(self._fd)
+        return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
+
+    def reacquire(self) -> None:
+        """Take the lock again at its path (recreating the directory); StateDirBusy when
+        another process got there first."""
+        self.release()
+        ensure_state_dir(self.path.parent)
+        self.acquire()
 
     def __enter__(self) -> StateLock:
         self.acquire()

@@ -55,15 +55,11 @@ class Scheduler:
             return True
         return False
 
-    def busy(self, now: float) -> bool:
-        return any(when <= now for when in self._due.values())
-
-    def deadlines(self) -> list[float]:
-        return list(self._due.values())
-
     def mark_retry(self, key: str, now: float, retry_at: list[float]) -> None:
-        """Failed files are retried on the state's schedule (``retry_at``: wall-clock
-        times): come back when the first is due, a second from now at the earliest."""
+        """Failed files are retried on the state's schedule, and waits with a time of their
+        own (someone else's pending upload, paused uploads) are looked at when due
+        (``retry_at``: wall-clock times): come back when the first is due, a second from now
+        at the earliest."""
         if retry_at:
             self.mark(key, now + max(min(retry_at) - time.time(), 1.0))
 
@@ -76,6 +72,9 @@ class Scheduler:
             deadlines = [max(d, self.backoff_until) for d in deadlines]
         wait = min([d - now for d in deadlines] + [watchdog or 60.0, 60.0])
         return max(wait, 0.05)
+
+    def busy(self, now: float) -> bool:
+        return any(when <= now for when in self._due.values())
 
     def backing_off(self, now: float) -> bool:
         return now < self.backoff_until

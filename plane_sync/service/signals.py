@@ -1,37 +1,27 @@
-"""Signal handlers of the daemon: they only set flags and start a timer, nothing else.
+"""Signals of the daemon, acted on by a relay thread of their own, never inside a handler.
 
-No logging here: a handler may interrupt the main thread inside the log writer's
-(non-reentrant) lock. The loop logs what it sees once it sees it.
+Python runs a signal handler in the main thread between any two bytecodes, wherever that
+thread is: also inside ``Condition.wait`` after the loop checked its wake-up flag and before it
+registered as a waiter (a notify from the handler is lost, and the loop sleeps its whole
+timeout: up to a minute, while Ctrl-C's grace runs out), or holding an ``Event``'s lock (a
+``set()`` from the handler deadlocks). And the kernel hands a process's signal to any thread
+that does not block it, so a main thread asleep on a lock may not see it for a minute.
 
-Python runs handlers in the main thread, but the kernel hands a process's signal to any
-thread that does not block it. Delivered to a helper thread (a watcher, the control socket),
-it only sets a flag, and a main thread asleep on a lock sees it when the sleep ends, up to a
-minute later; right after SIGCONT, when the main thread is the last to wake, that is what
-happens. So every helper thread is started under :func:`signals_to_main_thread`: it inherits
-a mask that blocks them, and the kernel has only the main thread to choose.
+So the handlers do nothing in Python. The interpreter's own C-level handler writes the signal's
+number to a pipe (:func:`signal.set_wakeup_fd`), whichever thread the kernel picked, and the
+relay thread reads it and acts like any other thread would: stop, reload, and start the timer
+of the stop deadline.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType
 
-HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-
-
-@contextlib.contextmanager
-def signals_to_main_thread() -> Iterator[None]:
-    """Threads started inside this block never receive SIGTERM, SIGINT or SIGHUP (see the
-    module docstring); the calling thread gets its own mask back afterwards (a signal that
-    arrived meanwhile is delivered then)."""
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+RELAYED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def install_handlers(*, stopping: Callable[[], bool], stop: Callable[[str], None],
@@ -39,9 +29,13 @@ def install_handlers(*, stopping: Callable[[], bool], stop: Callable[[str], None
                      past_deadline: Callable[[], None]) -> None:
     """SIGTERM/SIGINT: ``stop(signal name)``, then ``past_deadline()`` once ``deadline``
     seconds have passed (the running upload's grace; the journal cleans up what is cut off).
-    A second SIGTERM/SIGINT changes nothing. SIGHUP: ``reload()``."""
+    A second SIGTERM/SIGINT changes nothing. SIGHUP: ``reload()``. Call from the main
+    thread, once per process."""
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def act(signum: int) -> None:
+        if signum == signal.SIGHUP:
+            reload()
+            return
         if stopping():
             return  # a second Ctrl-C: the deadline timer already runs
         stop(signal.Signals(signum).name)
@@ -49,9 +43,27 @@ def install_handlers(*, stopping: Callable[[], bool], stop: Callable[[str], None
         timer.daemon = True
         timer.start()
 
-    def on_hup(signum: int, frame: FrameType | None) -> None:
-        reload()
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)  # the C handler must never block
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    for signum in RELAYED:
+        signal.signal(signum, _noted)
+    threading.Thread(target=_relay, args=(read_fd, act), name="signals", daemon=True).start()
 
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    signal.signal(signal.SIGHUP, on_hup)
+
+def _noted(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: nothing (it only replaces the default action, so that the
+    C-level handler writes the number to the wakeup pipe instead of ending the process)."""
+
+
+def _relay(read_fd: int, act: Callable[[int], None]) -> None:
+    while True:
+        try:
+            received = os.read(read_fd, 64)
+        except OSError:
+            return
+        if not received:
+            return
+        for signum in received:
+            if signum in RELAYED:
+                act(signum)

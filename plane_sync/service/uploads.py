@@ -1,7 +1,6 @@
 """The daemon's upload workers: the transfer pool, the bandwidth cap, and what the loop does
 when an upload that went on in the background ends.
 
-Workers start with SIGTERM/SIGINT/SIGHUP blocked (see :mod:`plane_sync.service.signals`).
 ``upload_workers`` and ``max_upload_rate`` follow a reload: the pool grows or shrinks as its
 workers finish their jobs, the cap changes at the next chunk. A large upload detached from its
 pass (see :mod:`plane_sync.sync.parallel`) reports back here; the loop takes the reports
@@ -11,26 +10,17 @@ pass (see :mod:`plane_sync.sync.parallel`) reports back here; the loop takes the
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from plane_sync.config.types import Config
 from plane_sync.remote.ratelimit import RateLimiter
 from plane_sync.service.eta import Pace
-from plane_sync.service.signals import signals_to_main_thread
 from plane_sync.sync.bandwidth import Bandwidth
 from plane_sync.sync.outcome import PassReport, StopFlag
 from plane_sync.sync.parallel import Transfers
 from plane_sync.sync.targets import Target
 from plane_sync.sync.transfers import TransferPool
-
-
-def _start_quiet(target: Callable[[], None], name: str) -> threading.Thread:
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    with signals_to_main_thread():
-        thread.start()
-    return thread
 
 
 @dataclass(frozen=True)
@@ -46,7 +36,7 @@ class DaemonUploads:
     def __init__(self, config: Config, *, wake: Callable[[], None],
                  stop_for: Callable[[Target], StopFlag]) -> None:
         self.workers = config.plane.upload_workers
-        self.pool = TransferPool(self.workers, name="upload", start_thread=_start_quiet)
+        self.pool = TransferPool(self.workers, name="upload")
         self.bandwidth = Bandwidth(config.plane.max_upload_rate)
         self._wake = wake
         self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()

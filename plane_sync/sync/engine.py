@@ -1,72 +1,82 @@
 """One reconcile pass over one target: recover, scan, list, plan, execute, record.
 
+The remote listing is the truth; the state database only saves work and remembers intent.
+Uploads, and what makes them wait (retry times, a pause on every upload, someone else's
+pending upload), are :mod:`plane_sync.sync.uploads`; cleaning up after a crash is
+:mod:`plane_sync.sync.recovery`; which gone files a folder may delete is
+:mod:`plane_sync.sync.ownership`. A pass that finds nothing to do can be checked against the
+same scan and listing by :mod:`plane_sync.sync.verify` (the daemon does so whenever a pass
+lists the work item).
+
 A pass asked to list only if needed (``listing=False``, the daemon's passes that are not
 re-checks) skips the listing, and so costs no request, when the scan is what the target's
 last clean pass saw (:mod:`plane_sync.sync.unchanged`). With ``transfers`` the uploads of a
-pass run on a pool of workers (:mod:`plane_sync.sync.parallel`), each exactly as below.
-
-The remote listing is the truth; the state database only saves work and remembers intent:
-
-- Before each create an *intent* is written (work item + external id); right after the create
-  the attachment id goes into the *journal*; both are cleared once the PATCH is done. A crash
-  anywhere leaves one of them behind, and the next pass cleans up: a journalled attachment that
-  is not listed is deleted (it is pending or broken); an intent without an id means the create
-  may have reached Plane, so a 409 on that same external id is our own orphan: delete it and
-  create again.
-- A 409 whose attachment is not in the listing and not ours is another machine's upload in
-  flight: leave it, look again next pass, and take it over only once it has stayed pending past
-  the presign expiry (one hour).
+pass run on a pool of workers (:mod:`plane_sync.sync.parallel`), each exactly as in line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 import structlog
 
-from plane_sync.core.identity import normalize_rel_path
-from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadResult
-from plane_sync.core.reconcile import Delete, Hold, Keep, Policy, Skip, Upload, plan
-from plane_sync.errors import (
-    AuthError,
-    FileChangedDuringUpload,
-    LocalFileError,
-    PlaneError,
-    PlaneUnreachable,
-    RateLimited,
-    ServerError,
-    StorageRejected,
-    UploadError,
+from plane_sync.core.identity import normalize_rel_path, path_key_for
+from plane_sync.core.models import RemoteAttachment
+from plane_sync.core.reconcile import (
+    REASON_GONE,
+    SKIP_TOO_LARGE,
+    Delete,
+    Hold,
+    Keep,
+    Policy,
+    Skip,
+    Upload,
+    Wait,
+    plan,
 )
+from plane_sync.errors import PlaneError
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
-from plane_sync.remote.upload import upload_file
 from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.outcome import STOPPED_BEFORE, PassReport, Progress, StopFlag
+from plane_sync.sync.ownership import forget_gone, note_seen, path_key_of
 from plane_sync.sync.parallel import PassUploads, Transfers, count_sent
+from plane_sync.sync.pending import clock_time
 from plane_sync.sync.recovery import Recovery
-from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, JournalEntry, StateDB
+from plane_sync.sync.size_limit import SizeLimit
+from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, StateDB
 from plane_sync.sync.targets import Target
 from plane_sync.sync.unchanged import InSyncMemory, fingerprint, unchanged_report
+from plane_sync.sync.uploads import Uploader
+from plane_sync.sync.verify import Rules, compare
 
 log = structlog.get_logger(__name__)
 
-PENDING_TAKEOVER_SECONDS = 3600.0  # Plane's presigned POST expires after one hour
+METADATA_GRACE = 120.0  # seconds a person's attachment without an MD5 yet is waited for
+METADATA_RECHECK = 5.0
 
 
 class Engine:
-    def __init__(self, client: PlaneClient, state: StateDB, *, size_limit: int,
+    def __init__(self, client: PlaneClient, state: StateDB, *, size_limit: int | SizeLimit,
                  external_source: str, dry_run: bool = False,
                  clock: Callable[[], float] = time.time,
                  progress: Progress | None = None,
                  stop: StopFlag | None = None,
                  raise_server_errors: bool = False,
-                 transfers: Transfers | None = None) -> None:
+                 allow_mass_delete: Callable[[Target], bool] | None = None,
+                 probe: bool = False, transfers: Transfers | None = None) -> None:
         self.client = client
         self.state = state
-        self.size_limit = size_limit
+        self.limits = (size_limit if isinstance(size_limit, SizeLimit)
+                       else SizeLimit.constant(size_limit))
+        self.size_limit = self.limits.value
+        # The explicit override of the mass-delete guard (sync --allow-deletes).
+        self.allow_mass_delete = allow_mass_delete or (lambda target: False)
+        # A person's attachment without an MD5 yet -> when this process first saw it so.
+        self._unfilled_since: dict[str, float] = {}
         self.external_source = external_source
         self.dry_run = dry_run
         self.clock = clock
@@ -75,7 +85,7 @@ class Engine:
         # True (the daemon): a 5xx/429 left after the client's retries is the server's
         # trouble, not the file's: raise it (the caller backs off and comes back) instead
         # of parking the file on the per-file retry schedule (first retry after 60 s).
-        # The same for a storage host that fails (see _storage_trouble) and for failed
+        # The same for a storage host that fails (see sync.uploads) and for failed
         # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
         self.transfers = transfers  # None: one upload after another, in the pass
@@ -84,17 +94,27 @@ class Engine:
         self.conditions = Conditions(log)  # lasting ones (a hold) are said once
         self.recovery = Recovery(client, state, external_source=external_source,
                                  raise_server_errors=raise_server_errors)
+        # probe (sync): see sync.uploads; the daemon keeps to the retry times.
+        self.uploads = Uploader(client, state, self.recovery, external_source=external_source,
+                                clock=clock,
+                                progress=dataclasses.replace(self.progress, on_bytes=self._sent),
+                                raise_server_errors=raise_server_errors, probe=probe,
+                                skip=self._skip)
 
     # -- one pass -------------------------------------------------------------------------
 
     def sync_target(self, target: Target, *, settle: float = 0.0,
-                    settled: SettledCheck | None = None, listing: bool = True) -> PassReport:
+                    settled: SettledCheck | None = None, verify: bool = False,
+                    listing: bool = True) -> PassReport:
         """One pass. ``settle`` (seconds of mtime age) or ``settled`` (a predicate, the
-        daemon's Settler) keeps files that are still being written out of it. ``listing``
-        False: ask Plane only if the folder changed since the last clean pass (module
-        docstring); ``report.listed`` says whether it did."""
+        daemon's Settler) keeps files that are still being written out of it. ``verify``:
+        when the pass finds nothing to do, check that with :mod:`plane_sync.sync.verify`
+        against the same scan and listing (no extra request). ``listing`` False: ask Plane
+        only if the folder changed since the last clean pass (module docstring);
+        ``report.listed`` says whether it did."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
+        self.size_limit = self.uploads.size_limit = self.limits.current()
         seen_before = self._hash_cache(target.key).paths()  # what the last pass saw
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
@@ -135,9 +155,15 @@ class Engine:
             self.recovery.recover(target, remote)
             if _deletions_safe(scan):
                 self.recovery.sweep_orphans(target, scan, set(unsettled))
+        safe = _deletions_safe(scan)
+        ownership = note_seen(self.state, target.key, target.work_item.id, scan.files,
+                              unsettled, now=self.clock(), record=safe and not self.dry_run)
         policy = Policy(external_source=self.external_source, on_change=folder.on_change,
                         on_delete=folder.on_delete, size_limit=self.size_limit,
-                        folder_available=_deletions_safe(scan))
+                        folder_available=safe,
+                        allow_mass_delete=self.allow_mass_delete(target),
+                        seen=ownership.seen, recent_deletions=ownership.recent_deletions,
+                        stop_waiting_for=self._given_up_waiting(remote))
         actions = plan(scan.files, remote, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
         if any(isinstance(a, Keep) for a in actions):
@@ -161,15 +187,23 @@ class Engine:
             elif isinstance(action, Delete):
                 self._delete(target, action.attachment, action.reason, report)
             elif isinstance(action, Skip):
-                self._skip(target, action.rel_path, action.reason, report)
+                if action.kind == SKIP_TOO_LARGE:
+                    self._too_large(target, action, report)
+                else:
+                    self._skip(target, action.rel_path, action.reason, report)
             elif isinstance(action, Keep):
                 self._keep(target, action, seen_before, report)
+            elif isinstance(action, Wait):
+                report.wait(action.rel_path, action.reason, self.clock() + METADATA_RECHECK)
             elif isinstance(action, Hold):
-                report.held = action.reason
+                report.held = _with_remedy(action.reason, target, bool(action.suppressed)
+                                           and safe)
         if parallel is not None:
             parallel.finish(report)  # waits for the uploads; raises what they raised
         finished = not report.stopped
         self._say_hold(target, report.held, finished)
+        if verify and finished and safe and not actions and not self.dry_run:
+            self._verify(target, scan, remote, unsettled, ownership.seen, report)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
         busy |= {p for p, _ in report.background}
@@ -181,9 +215,53 @@ class Engine:
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
             if finished:
                 self._forget_failures(target, report)
+            if safe:
+                present = {path_key_for(p) for p in seen | set(unsettled)}
+                forget_gone(self.state, target.key, target.work_item.id, ownership, present,
+                            remote, self.external_source)
             self.known_clean.note(target, local, report)
         self._record_status(target, report)
         return report
+
+    def _verify(self, target: Target, scan: ScanResult, remote: list[RemoteAttachment],
+                unsettled: list[str], seen: frozenset[str], report: PassReport) -> None:
+        """The planner found nothing to do: does the independent check agree? A difference
+        is logged, shown in status, and its files are hashed afresh next pass."""
+        folder = target.folder
+        rules = Rules(external_source=self.external_source, size_limit=self.size_limit,
+                      on_change=folder.on_change, on_delete=folder.on_delete, seen=seen,
+                      limit_known=self.limits.known)
+        differences, _ = compare(scan.files, remote, rules, unsettled=unsettled)
+        for d in differences:
+            log.warning("verify.difference", folder=str(target.root), work_item=target.label,
+                        path=d.path, kind=d.kind, detail=d.detail)
+            report.differences.append((d.path, f"{d.kind}: {d.detail}"))
+        if differences:
+            present = {f.rel_path for f in scan.files} - {d.path for d in differences}
+            self._hash_cache(target.key).retain(present)
+
+    def _too_large(self, target: Target, action: Skip, report: PassReport) -> None:
+        """Over the limit: skipped when the server said the limit, waiting when it was only
+        assumed (the server could not be asked); either way the server is asked again soon."""
+        self.limits.found_too_large()
+        if self.limits.known:
+            self._skip(target, action.rel_path, action.reason, report)
+            return
+        report.wait(action.rel_path, f"{action.reason} assumed: Plane's limit could not be "
+                    "read (GET /api/instances/ failed); asked again at "
+                    f"{clock_time(self.limits.next_refresh)}", self.limits.next_refresh)
+
+    def _given_up_waiting(self, remote: list[RemoteAttachment]) -> frozenset[str]:
+        """People's attachments whose MD5 has stayed unknown too long to go on waiting (Plane's
+        metadata task may not run at all): compared as before, they no longer hold a file."""
+        now = self.clock()
+        unfilled = {a.id for a in remote if a.metadata_pending}
+        for gone in set(self._unfilled_since) - unfilled:
+            del self._unfilled_since[gone]
+        for attachment_id in unfilled:
+            self._unfilled_since.setdefault(attachment_id, now)
+        return frozenset(i for i, since in self._unfilled_since.items()
+                         if now - since >= METADATA_GRACE)
 
     def _forget_failures(self, target: Target, report: PassReport) -> None:
         """Drop failures of files that are gone, in sync or skipped now, so that status
@@ -210,148 +288,14 @@ class Engine:
     # -- actions --------------------------------------------------------------------------
 
     def _upload(self, target: Target, action: Upload, report: PassReport) -> None:
-        file = action.file
-        now = self.clock()
         if self.dry_run:
-            report.uploaded.append((file.rel_path, file.size))
+            report.uploaded.append((action.file.rel_path, action.file.size))
             for old in action.replaces:  # what a real run would delete after the upload
                 report.deleted.append((old.name, "replaced by a newer version"))
             return
-        if not self.state.should_retry(target.key, file.rel_path, now):
-            failure = next((f for f in self.state.failures(target.key)
-                            if f.rel_path == file.rel_path), None)
-            reason = failure.reason if failure else "waiting to retry"
-            report.failed.append((file.rel_path, reason))
-            return
-        self.progress.on_file_start(file.rel_path, file.size)
-        try:
-            result = self._upload_once(target, action, retry_orphan=True)
-        except (AuthError, PlaneUnreachable):
-            raise
-        except FileChangedDuringUpload as exc:
-            report.waiting.append((file.rel_path, exc.message))
-            return
-        except LocalFileError as exc:
-            if exc.reason in ("changed", "missing"):
-                report.waiting.append((file.rel_path, exc.message))
-            else:
-                self._skip(target, file.rel_path, exc.message, report)
-            return
-        except (UploadError, PlaneError) as exc:
-            cause = exc if isinstance(exc, PlaneError) else exc.__cause__
-            if self.raise_server_errors and isinstance(cause, ServerError | RateLimited):
-                raise cause from exc
-            if self.raise_server_errors and isinstance(exc, UploadError) \
-                    and _storage_trouble(exc):
-                raise
-            failure = self.state.record_failure(target.key, file.rel_path, str(exc), now=now)
-            log.error("upload.failed", folder=str(target.root), path=file.rel_path,
-                      work_item=target.label, error=str(exc), attempts=failure.attempts)
-            report.failed.append((file.rel_path, str(exc)))
-            return
-        if result is None:
-            report.waiting.append((file.rel_path, "another machine is uploading it"))
-            return
-        self.state.clear_failure(target.key, file.rel_path)
-        # Only this file's: the others' first sightings time their takeover.
-        for pending in self.state.pending(target.key):
-            if pending.rel_path == file.rel_path:
-                self.state.clear_pending(target.key, pending.attachment_id)
-        report.uploaded.append((file.rel_path, result.bytes_sent))
-        self.progress.on_file_done(file.size)
-        log.info("upload.done", folder=str(target.root), path=file.rel_path,
-                 work_item=target.label, bytes=result.bytes_sent,
-                 ms=round(result.seconds * 1000))
-        for old in action.replaces:
-            self._delete(target, old, "replaced by a newer version", report)
-
-    def _upload_once(self, target: Target, action: Upload, *,
-                     retry_orphan: bool) -> UploadResult | None:
-        """Upload; None when another machine's pending upload of the same content is in
-        the way and has not yet expired."""
-        file = action.file
-        work_item = target.work_item
-        key = (work_item.id, action.external_id)
-        self.state.intent_add(target.key, work_item.id, action.external_id, file.rel_path,
-                              self.clock())
-        created: list[str] = []
-
-        def journal(attachment_id: str) -> None:
-            created.append(attachment_id)
-            self.state.journal_add(JournalEntry(
-                attachment_id=attachment_id, folder_key=target.key,
-                project_id=work_item.project_id, work_item_id=work_item.id,
-                rel_path=file.rel_path, external_id=action.external_id,
-                created_at=self.clock()))
-
-        try:
-            # root: the file is opened through the folder's directory chain, refusing a
-            # directory swapped for a symlink since the scan (nothing outside is ever read).
-            result = upload_file(
-                self.client, work_item, file.rel_path, root=target.root, name=action.name,
-                mime_type=action.mime_type, size=file.size, sha256=file.sha256,
-                external_id=action.external_id, external_source=self.external_source,
-                size_limit=self.size_limit, on_created=journal,
-                on_progress=self._sent)
-        except LocalFileError:
-            # Refused before anything was sent to Plane: there is nothing to remember.
-            self.state.intent_remove(*key)
-            raise
-        except UploadError as exc:
-            if exc.step == "storage" and created:
-                # upload_file has deleted the pending attachment; were that to have failed,
-                # the intent below still marks a 409 on this id as ours. (A failed PATCH
-                # leaves the attachment journalled for the next pass to delete.)
-                self.state.journal_remove(created[-1])
-            # The create may have reached Plane (an answer lost, a clean-up that failed):
-            # keep the intent, and treat a 409 on this id as ours in this process too.
-            self.recovery.orphans.add(key)
-            raise
-        except PlaneError:
-            self.recovery.orphans.add(key)  # AuthError / PlaneUnreachable: same reasoning
-            raise
-        if isinstance(result, CreateConflict):
-            return self._conflict(target, action, result, retry_orphan=retry_orphan)
-        self.state.journal_remove(result.attachment_id)
-        self.state.intent_remove(*key)
-        self.recovery.orphans.discard(key)
-        return result
-
-    def _sent(self, nbytes: int) -> None:
-        """A chunk went to storage: the bandwidth cap's, then the progress display's."""
-        if self.transfers is not None:
-            count_sent(nbytes)
-            if self.transfers.bandwidth is not None:
-                self.transfers.bandwidth.take(nbytes)
-        self.progress.on_bytes(nbytes)
-
-    def _conflict(self, target: Target, action: Upload, conflict: CreateConflict, *,
-                  retry_orphan: bool) -> UploadResult | None:
-        """Plane already has an attachment with this external id that the listing did not
-        show, so it is pending: ours from a crash, or another machine's in flight."""
-        work_item = target.work_item
-        key = (work_item.id, action.external_id)
-        now = self.clock()
-        first_seen = now
-        for pending in self.state.pending(target.key):
-            if pending.attachment_id == conflict.existing_id:
-                first_seen = pending.first_seen
-        ours = key in self.recovery.orphans
-        expired = now - first_seen >= PENDING_TAKEOVER_SECONDS
-        if retry_orphan and (ours or expired):
-            log.info("upload.takeover", path=action.file.rel_path, work_item=target.label,
-                     attachment_id=conflict.existing_id,
-                     why="left by our own crash" if ours else "pending for over an hour")
-            self.client.delete_attachment(work_item, conflict.existing_id)
-            self.recovery.orphans.discard(key)
-            self.state.clear_pending(target.key, conflict.existing_id)
-            return self._upload_once(target, action, retry_orphan=False)
-        self.state.intent_remove(work_item.id, action.external_id)
-        self.state.note_pending(target.key, action.file.rel_path, conflict.existing_id,
-                                first_seen)
-        log.info("upload.waiting", path=action.file.rel_path, work_item=target.label,
-                 attachment_id=conflict.existing_id)
-        return None
+        if self.uploads.upload(target, action, report):
+            for old in action.replaces:
+                self._delete(target, old, "replaced by a newer version", report)
 
     def _delete(self, target: Target, attachment: RemoteAttachment, reason: str,
                 report: PassReport) -> None:
@@ -367,6 +311,9 @@ class Engine:
                 return
             log.info("attachment.deleted", folder=str(target.root), name=attachment.name,
                      work_item=target.label, reason=reason)
+            path_key = path_key_of(attachment)
+            if reason == REASON_GONE and path_key is not None:
+                self.state.record_deletion(target.key, path_key, self.clock())
         report.deleted.append((attachment.name, reason))
 
     def _keep(self, target: Target, action: Keep, seen_before: set[str],
@@ -406,6 +353,15 @@ class Engine:
             else:
                 self._skip(target, problem.rel_path, problem.reason, report)
 
+    def _sent(self, nbytes: int) -> None:
+        """A chunk went to storage: the upload worker's count, the bandwidth cap, then the
+        progress display."""
+        if self.transfers is not None:
+            count_sent(nbytes)
+            if self.transfers.bandwidth is not None:
+                self.transfers.bandwidth.take(nbytes)
+        self.progress.on_bytes(nbytes)
+
     def _record_status(self, target: Target, report: PassReport) -> None:
         if self.dry_run:
             return
@@ -419,8 +375,18 @@ class Engine:
             state, reason = "held", report.held
         elif report.failed:
             state, reason = "error", f"{len(report.failed)} file(s) failed"
+        elif report.differences:
+            state, reason = "error", (f"verify found {len(report.differences)} difference(s): "
+                                      + "; ".join(f"{p} ({w})" for p, w in
+                                                  report.differences[:3]))
+        elif report.paused:
+            state, reason = "waiting", report.paused
+        elif report.waiting:
+            state, reason = "waiting", f"{len(report.waiting)} file(s) waiting"
         else:
             state, reason = "ok", None
+        self.state.set_waiting(target.key, [(p, r, report.next_check.get(p))
+                                            for p, r in report.waiting])
         self.state.set_folder_status(FolderStatus(
             folder_key=target.key, path=str(target.root), work_item_label=target.label,
             last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
@@ -428,16 +394,12 @@ class Engine:
             skipped=len(report.skipped), state=state, reason=reason))
 
 
-def _storage_trouble(exc: UploadError) -> bool:
-    """Whether the storage host, not this file, made the upload fail: it kept answering
-    5xx, could not be reached, or Plane handed out an already expired policy (its clock).
-    Any other file would fail the same way, so the daemon backs off as a whole instead of
-    parking the file on the per-file schedule (a minute, doubling up to hours)."""
-    if isinstance(exc, StorageRejected):
-        return exc.status >= 500 or (exc.status == 403
-                                     and "policy expired" in exc.message.lower())
-    # A plain storage-step UploadError: the storage host could not be reached.
-    return type(exc) is UploadError and exc.step == "storage"
+def _with_remedy(reason: str, target: Target, mass: bool) -> str:
+    """A held deletion names its way out: an explicit run that allows it."""
+    if not mass:
+        return reason
+    return (f"{reason}. If the files were removed on purpose, run: plane-sync sync "
+            f"--allow-deletes {target.root} (stop the daemon first if it runs)")
 
 
 def _deletions_safe(scan: ScanResult) -> bool:

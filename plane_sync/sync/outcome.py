@@ -25,6 +25,9 @@ class PassReport:
     # (rel_path, bytes): uploads going on after the pass (large files, the daemon's)
     background: list[tuple[str, int]] = field(default_factory=list)
     held: str | None = None
+    paused: str | None = None  # every upload is held back for a while, and why
+    next_check: dict[str, float] = field(default_factory=dict)  # waiting path -> wall time
+    differences: list[tuple[str, str]] = field(default_factory=list)  # verify: (path, what)
     unavailable: str | None = None
     error: str | None = None  # the work item could not be listed: nothing was done
     in_sync: int = 0
@@ -35,6 +38,20 @@ class PassReport:
     @property
     def ok(self) -> bool:
         return not self.failed and self.unavailable is None and self.error is None
+
+    @property
+    def in_sync_now(self) -> bool:
+        """Whether the work item holds exactly the folder's files after this pass: nothing
+        failed, waits, is held or paused or still uploading, and the folder could be
+        compared at all."""
+        return (self.ok and not self.waiting and not self.held and self.paused is None
+                and not self.differences and not self.background)
+
+    def wait(self, rel_path: str, reason: str, next_check: float | None = None) -> None:
+        """Leave ``rel_path`` waiting; ``next_check`` (wall clock): when to look again."""
+        self.waiting.append((rel_path, reason))
+        if next_check is not None:
+            self.next_check[rel_path] = min(next_check, self.next_check.get(rel_path, next_check))
 
 
 class StopFlag(Protocol):

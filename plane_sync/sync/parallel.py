@@ -66,6 +66,7 @@ class UploadJob:
         self.report = PassReport(target.key, target.label, str(target.root))
         self.sent = 0  # bytes sent to storage so far (for the live status)
         self.started_at: float | None = None  # wall clock
+        self.succeeded: bool | None = None  # for the pool (see transfers): uploaded or failed
         self._upload = upload
         self._stop = stop
 
@@ -80,6 +81,11 @@ class UploadJob:
             self._upload(self.target, self.action, self.report)
         finally:
             _running.job = None
+        report = self.report
+        if report.uploaded:
+            self.succeeded = True
+        elif report.failed or report.paused:
+            self.succeeded = False
 
 
 def count_sent(nbytes: int) -> None:
@@ -154,4 +160,7 @@ def merge(part: PassReport, into: PassReport) -> None:
     into.skipped += part.skipped
     into.failed += part.failed
     into.waiting += part.waiting
+    for path, when in part.next_check.items():
+        into.next_check[path] = min(when, into.next_check.get(path, when))
+    into.paused = into.paused or part.paused
     into.stopped = into.stopped or part.stopped

@@ -7,8 +7,12 @@ from typing import Literal
 
 FIRST_RETRY_DELAY = 60.0  # seconds
 MAX_RETRY_DELAY = 6 * 3600.0
+# A hold on every upload is the server's trouble, not a file's: looked at again as soon as the
+# daemon's backoff on Plane trouble would (5 s doubling to 5 min), so that uploads resume
+# within seconds of the trouble ending; each look costs one file's upload.
+FIRST_PAUSE, MAX_PAUSE = 5.0, 300.0
 
-FolderState = Literal["ok", "unavailable", "held", "error"]
+FolderState = Literal["ok", "waiting", "unavailable", "held", "error"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,27 @@ class Skip:
 
 @dataclass(frozen=True)
 class PendingConflict:
-    """Another machine's attachment for this file, seen still pending since first_seen."""
+    """Another machine's attachment for this file, seen still pending since first_seen;
+    looked at again at ``next_check`` (wall clock), after ``checks`` looks so far."""
 
     folder_key: str
     rel_path: str
     attachment_id: str
     first_seen: float
+    next_check: float | None = None
+    checks: int = 0
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A condition that holds back every upload until ``next_try`` (wall clock), such as a
+    storage host that refuses Plane's upload policies as expired."""
+
+    name: str
+    reason: str
+    attempts: int
+    next_try: float
+    since: float
 
 
 @dataclass(frozen=True)
@@ -91,3 +110,11 @@ def retry_delay(attempts: int) -> float:
     if attempts < 1:
         return 0.0
     return min(FIRST_RETRY_DELAY * 2.0 ** min(attempts - 1, 32), MAX_RETRY_DELAY)
+
+
+def pause_delay(attempts: int) -> float:
+    """Seconds a hold on every upload lasts after its ``attempts``-th cause: 5 s doubling,
+    capped at 5 min."""
+    if attempts < 1:
+        return 0.0
+    return min(FIRST_PAUSE * 2.0 ** min(attempts - 1, 32), MAX_PAUSE)

@@ -13,6 +13,7 @@ writes.
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -31,65 +32,29 @@ from plane_sync.sync.records import (
     FolderStatus,
     Intent,
     JournalEntry,
+    Pause,
     PendingConflict,
     Skip,
     retry_delay,
 )
+from plane_sync.sync.schema import MIGRATIONS, SCHEMA_VERSION
+from plane_sync.sync.state_tables import OwnershipTables
 
 __all__ = [
     "MAX_RETRY_DELAY", "SCHEMA_VERSION", "DaemonStatus", "Failure", "FolderHashCache",
-    "FolderState", "FolderStatus", "Intent", "JournalEntry", "PendingConflict", "Skip",
+    "FolderState", "FolderStatus", "Intent", "JournalEntry", "Pause", "PendingConflict", "Skip",
     "StateDB", "retry_delay",
 ]
 
 BUSY_TIMEOUT_MS = 10_000
 
-# Each entry moves the schema from version i to i+1; never edit one that shipped.
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE hashes (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL,
-        dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL, md5 TEXT NOT NULL,
-        PRIMARY KEY (folder_key, rel_path));
-    CREATE TABLE journal (
-        attachment_id TEXT PRIMARY KEY, folder_key TEXT NOT NULL, project_id TEXT NOT NULL,
-        work_item_id TEXT NOT NULL, rel_path TEXT NOT NULL, external_id TEXT NOT NULL,
-        created_at REAL NOT NULL);
-    CREATE TABLE failures (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
-        attempts INTEGER NOT NULL, next_retry_at REAL, first_failed_at REAL NOT NULL,
-        permanent INTEGER NOT NULL, PRIMARY KEY (folder_key, rel_path));
-    CREATE TABLE skips (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
-        fingerprint TEXT NOT NULL, PRIMARY KEY (folder_key, rel_path));
-    CREATE TABLE pending (
-        folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, attachment_id TEXT NOT NULL,
-        first_seen REAL NOT NULL, PRIMARY KEY (folder_key, attachment_id));
-    CREATE TABLE folder_status (
-        folder_key TEXT PRIMARY KEY, path TEXT NOT NULL, work_item_label TEXT NOT NULL,
-        last_sync_at REAL, files_in_sync INTEGER NOT NULL, pending INTEGER NOT NULL,
-        failed INTEGER NOT NULL, skipped INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT);
-    CREATE TABLE daemon_status (
-        id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, activity TEXT NOT NULL,
-        updated_at REAL NOT NULL);
-    """,
-    # 2: an intent is written before each create, so a 409 after a crash is known as ours.
-    """
-    CREATE TABLE intents (
-        folder_key TEXT NOT NULL, work_item_id TEXT NOT NULL, external_id TEXT NOT NULL,
-        rel_path TEXT NOT NULL, created_at REAL NOT NULL,
-        PRIMARY KEY (work_item_id, external_id));
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 def _discard(folder_key: str, batch: list[tuple[FileKey, str, str]]) -> None:
     """The store of a read-only hash cache."""
 
 
-class StateDB:
+class StateDB(OwnershipTables):
     """All local state of plane-sync in one SQLite file. Raises StateError."""
 
     def __init__(self, path: Path) -> None:
@@ -103,19 +68,51 @@ class StateDB:
             raise StateError(f"cannot open state database {self.path}: {exc}") from exc
         try:
             with self._translate_errors():
-                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StateError(f"state database {self.path} cannot use WAL mode "
-                                     f"(got {mode!r}); put it on a local filesystem")
-                # In WAL mode NORMAL is durable against crashes of the process.
-                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._configure(self._conn)
                 self._migrate()
         except BaseException:
             self._conn.close()
             raise
+        self._identity = self._open_identity()
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StateError(f"state database {self.path} cannot use WAL mode "
+                             f"(got {mode!r}); put it on a local filesystem")
+        # In WAL mode NORMAL is durable against crashes of the process.
+        conn.execute("PRAGMA synchronous = NORMAL")
 
     # --- plumbing ---------------------------------------------------------------
+
+    def _open_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def still_linked(self) -> bool:
+        """Whether the file at our path is still the database we have open (it is not when
+        the state directory was deleted or replaced under us)."""
+        return self._identity is not None and self._open_identity() == self._identity
+
+    def relink(self) -> None:
+        """Copy what we have open into a database at our path again (after the file was
+        deleted under us) and go on with that one: nothing recorded is lost."""
+        with self._lock, self._translate_errors():
+            fresh = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                    isolation_level=None, check_same_thread=False)
+            try:
+                self._conn.backup(fresh)
+                self._configure(fresh)
+            except BaseException:
+                fresh.close()
+                raise
+            self._conn.close()
+            self._conn = fresh
+            self._identity = self._open_identity()
 
     def close(self) -> None:
         with self._lock:
@@ -181,7 +178,7 @@ class StateDB:
                 raise StateError(
                     f"state database {self.path} was written by a newer plane-sync (schema "
                     f"{version}, this one knows {SCHEMA_VERSION}): upgrade plane-sync")
-            for script in _MIGRATIONS[version:]:
+            for script in MIGRATIONS[version:]:
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -330,32 +327,6 @@ class StateDB:
                                  (folder_key,)))
         return [Skip(*row) for row in rows]
 
-    # --- pending conflicts ------------------------------------------------------
-
-    def note_pending(self, folder_key: str, rel_path: str, attachment_id: str,
-                     first_seen: float) -> PendingConflict:
-        """Remember a pending attachment; keeps the first sighting if already noted."""
-        with self._transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?)",
-                         (folder_key, rel_path, attachment_id, first_seen))
-            row = conn.execute("SELECT * FROM pending WHERE folder_key = ? AND "
-                               "attachment_id = ?", (folder_key, attachment_id)).fetchone()
-        return PendingConflict(*row)
-
-    def pending(self, folder_key: str) -> list[PendingConflict]:
-        rows = self._query("SELECT * FROM pending WHERE folder_key = ? "
-                           "ORDER BY rel_path, first_seen", (folder_key,))
-        return [PendingConflict(*row) for row in rows]
-
-    def clear_pending(self, folder_key: str, attachment_id: str | None = None) -> None:
-        """Forget one pending attachment, or all of a folder's when no id is given."""
-        with self._transaction() as conn:
-            if attachment_id is None:
-                conn.execute("DELETE FROM pending WHERE folder_key = ?", (folder_key,))
-            else:
-                conn.execute("DELETE FROM pending WHERE folder_key = ? AND attachment_id = ?",
-                             (folder_key, attachment_id))
-
     # --- status -----------------------------------------------------------------
 
     def set_folder_status(self, status: FolderStatus) -> None:
@@ -374,7 +345,8 @@ class StateDB:
         """Drop what is kept for a folder that left the configuration. The journal and
         intents stay: they still point at attachments that need cleaning up."""
         with self._transaction() as conn:
-            for table in ("hashes", "failures", "skips", "pending", "folder_status"):
+            for table in ("hashes", "failures", "skips", "pending", "folder_status", "seen",
+                          "deletions", "waiting"):
                 conn.execute(f"DELETE FROM {table} WHERE folder_key = ?",  # noqa: S608
                              (folder_key,))
 

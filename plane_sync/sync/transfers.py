@@ -14,6 +14,13 @@ kept on the job's :class:`Ticket` for the submitter. The pool knows nothing of u
 Two lanes keep a large file from blocking small ones: a job of ``large`` bytes or more waits
 while as many large jobs run as leave one worker for the small ones; a small job never waits
 behind a large one. Within a lane, first come, first served.
+
+**One at a time until one succeeds.** A job may say how it went (``succeeded``: True, False,
+or None for "says nothing", e.g. it had nothing to send). The pool starts with one job at a
+time and opens to every worker once a job succeeded; after a job failed (or raised) it runs one
+at a time again until the next success. So when the storage host refuses every upload (expired
+policies, an outage), finding out costs one file, not one per worker, and the failure it
+records (a pause, a retry time) holds the next jobs back before they send anything.
 """
 
 from __future__ import annotations
@@ -44,6 +51,12 @@ class Job(Protocol):
     def size(self) -> int: ...
 
     def run(self) -> None: ...
+
+
+def succeeded(job: Job) -> bool | None:
+    """How a job that returned went, if it says (its ``succeeded`` attribute)."""
+    verdict = getattr(job, "succeeded", None)
+    return verdict if isinstance(verdict, bool) else None
 
 
 class Ticket:
@@ -90,6 +103,8 @@ class TransferPool:
         self._big: deque[Ticket] = deque()
         self._keys: dict[Hashable, Ticket] = {}  # queued or running
         self._running_large = 0
+        self._running = 0
+        self._open = False  # every worker may run a job: the last verdict was a success
         self._threads: list[threading.Thread] = []
         self._closed = False
 
@@ -182,11 +197,16 @@ class TransferPool:
             self._threads.append(self._start_thread(self._work, f"{self._name}-{number}"))
 
     def _next(self) -> Ticket | None:
-        """The next job a free worker may take (holding the lock): a small one first."""
+        """The next job a free worker may take (holding the lock): a small one first; one
+        at a time until a job succeeded (module docstring)."""
+        if not self._open and self._running:
+            return None
         if self._small:
+            self._running += 1
             return self._small.popleft()
         if self._big and self._running_large < self.max_large:
             self._running_large += 1
+            self._running += 1
             return self._big.popleft()
         return None
 
@@ -207,14 +227,19 @@ class TransferPool:
                         return
                     ticket = self._next()
                 ticket.started = True
+            verdict: bool | None = False
             try:
                 ticket.job.run()
+                verdict = succeeded(ticket.job)
             except BaseException as exc:  # kept for the submitter, who decides
                 ticket.error = exc
             finally:
                 with self._cond:
                     self._keys.pop(ticket.job.key, None)
+                    self._running -= 1
                     if ticket.job.size >= self.large:
                         self._running_large -= 1
+                    if verdict is not None:
+                        self._open = verdict
                     self._cond.notify_all()
                 ticket._finish()

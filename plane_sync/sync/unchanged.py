@@ -75,8 +75,7 @@ class InSyncMemory:
     def note(self, target: Target, fp: bytes, report: PassReport) -> None:
         """A pass over ``target`` ended with ``report``: remember it only if it left the
         target clean, forget what was known otherwise."""
-        clean = report.ok and not (report.held or report.stopped or report.waiting
-                                   or report.kept or report.background)
+        clean = report.in_sync_now and not (report.stopped or report.kept)
         if clean:
             self._known[target.key] = _InSync(fp, target, tuple(report.skipped))
         else:

@@ -1,8 +1,10 @@
 """Issue 3, "State": a 409 on create whose attachment is pending and not ours (another machine)
-is left alone and looked at again later; once it has stayed pending past the presign expiry
-(one hour) it is deleted and the file uploaded. If it completes meanwhile, nothing is uploaded.
+is left alone and looked at again later; once it has stayed pending longer than a live upload
+of its size would take (:func:`plane_sync.sync.pending.takeover_after`: minutes, at most the
+presign expiry of one hour) it is deleted and the file uploaded. If it completes meanwhile,
+nothing is uploaded.
 
-The engine runs in-process against the emulator with an injected clock, so "one hour" costs
+The engine runs in-process against the emulator with an injected clock, so the wait costs
 nothing. "Another machine" is a second client creating (and maybe completing) the attachment
 under the external id plane-sync would use for the same file.
 """
@@ -23,6 +25,7 @@ from plane_sync.emulator import Emulator
 from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.retry import RetryPolicy
 from plane_sync.sync.engine import Engine
+from plane_sync.sync.pending import takeover_after
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target
 
@@ -71,7 +74,7 @@ def rows(emulator: Emulator, target: Target) -> list[dict[str, Any]]:
                                 include_deleted=True)
 
 
-def test_pending_upload_of_another_machine_is_left_then_taken_over_after_an_hour(
+def test_pending_upload_of_another_machine_is_left_then_taken_over_once_overdue(
         emulator: Emulator, client: PlaneClient, tmp_path: Path) -> None:
     folder = tmp_path / "files"
     folder.mkdir()
@@ -91,15 +94,17 @@ def test_pending_upload_of_another_machine_is_left_then_taken_over_after_an_hour
     (row,) = rows(emulator, target)
     assert row["id"] == theirs and row["deleted_at"] is None
 
-    # Later, but inside the presign expiry: still theirs, still waiting.
-    clock.now = T0 + 3599
+    # Later, but a second before a live upload of this size is overdue: still theirs.
+    overdue = takeover_after(len(data))
+    assert overdue < 3600  # minutes, not the presign expiry's hour
+    clock.now = T0 + overdue - 1
     report = engine.sync_target(target)
     assert [p for p, _ in report.waiting] == ["shared.txt"] and report.uploaded == []
     (row,) = rows(emulator, target)
     assert row["deleted_at"] is None
 
-    # Past one hour pending: delete it and upload ours.
-    clock.now = T0 + 3600
+    # Overdue: delete it and upload ours.
+    clock.now = T0 + overdue
     report = engine.sync_target(target)
     assert [p for p, _ in report.uploaded] == ["shared.txt"]
     by_id = {r["id"]: r for r in rows(emulator, target)}

@@ -338,4 +338,4 @@ def test_summarize_counts() -> None:
     actions = plan([local("a.txt", b"v2"), local("e.txt", b"")], [ours("a.txt", b"v1")],
                    Policy())
     assert summarize(actions) == {"uploads": 1, "replaced": 1, "deletes": 0, "skips": 1,
-                                  "kept": 0, "holds": 0}
+                                  "kept": 0, "holds": 0, "waits": 0}

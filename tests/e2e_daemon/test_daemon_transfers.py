@@ -9,7 +9,7 @@ import pytest
 
 from plane_sync.emulator import Emulator
 
-from .conftest import DaemonFactory, attached_names, folder_entry, wait_until
+from .conftest import DaemonFactory, attached_names, folder_entry
 
 pytestmark = pytest.mark.timeout(180)
 BIG = 2 * 1024 * 1024
@@ -34,8 +34,7 @@ def test_a_large_file_on_a_slow_link_does_not_hold_other_folders_back(
     config["plane"]["upload_workers"] = 4
     daemon.write_config(config)
     daemon.start()
-    wait_until(lambda: attached_names(emu, big_item["id"]) == ["big.bin"], 90,
-               "big.bin attached")
+    daemon.wait_event("upload.done", timeout=90, where=lambda e: e["path"] == "big.bin")
     assert attached_names(emu, small_item["id"]) == small
     done = [e["path"] for e in daemon.uploads()]
     assert sorted(done) == sorted([*small, "big.bin"])  # each exactly once

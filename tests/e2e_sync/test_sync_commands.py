@@ -37,30 +37,64 @@ def test_plane_unreachable_exits_3(world: World) -> None:
     assert world.api_key not in run.stdout + run.stderr
 
 
-def test_a_failed_upload_exits_1_and_is_reported(world: World) -> None:
+def test_expired_policies_are_told_once_and_retried_at_a_printed_time(world: World) -> None:
     make_files(world.folder, 3)
     world.write_config()
-    world.emu.faults.set(expire_policies=True)  # storage refuses: no retries
+    world.emu.faults.set(expire_policies=True)  # storage refuses every policy Plane issues
     run = world.sync(expect=1)
     folder = run.json["folders"][0]
-    assert {f["path"] for f in folder["failed"]} == {"file0000.txt", "file0001.txt",
-                                                     "file0002.txt"}
+    # One file finds out (create + storage 403 + delete); the others are not even tried.
+    creates = [r for r in world.emu.requests() if r.method == "POST" and r.server == "api"]
+    assert len(creates) == 1
+    assert folder["failed"] == []
+    assert {f["path"] for f in folder["waiting"]} == {"file0000.txt", "file0001.txt",
+                                                      "file0002.txt"}
+    assert "SIGNED_URL_EXPIRATION" in folder["paused"] and "until" in folder["paused"]
+    assert set(folder["next_check"]) == {"file0000.txt", "file0001.txt", "file0002.txt"}
     assert run.json["exit_code"] == 1
-    assert world.uploaded(include_pending=True) == []  # the pending ones were cleaned up
+    assert world.uploaded(include_pending=True) == []  # the pending one was cleaned up
 
     status = world.cli("status", "--json")
     assert status.code == 0, str(status)
     (info,) = status.json["folders"]
-    assert info["state"] == "error"
-    assert {f["path"] for f in info["failed"]} == {"file0000.txt", "file0001.txt",
-                                                   "file0002.txt"}
+    assert info["state"] == "waiting" and "SIGNED_URL_EXPIRATION" in info["reason"]
+    assert {w["path"] for w in info["waiting"]} == {"file0000.txt", "file0001.txt",
+                                                    "file0002.txt"}
+    assert all(w["next_check"] for w in info["waiting"])
 
-    # The next run waits for the retry time instead of hammering storage: still exit 1.
-    world.emu.faults.clear()
+    # A rerun before that time tries one file, not all: still exit 1 while it lasts.
     world.emu.clear_requests()
     again = world.sync(expect=1).json["folders"][0]
-    assert len(again["failed"]) == 3
-    assert writes(world.emu.requests()) == []
+    assert len(again["waiting"]) == 3 and again["paused"]
+    assert len([r for r in writes(world.emu.requests()) if r.server == "api"]) == 2
+    # Once it is over, one run catches up with every file.
+    world.emu.faults.clear()
+    done = world.sync().json["folders"][0]
+    assert len(done["uploaded"]) == 3 and done["paused"] is None
+
+
+def test_a_failed_upload_exits_1_is_reported_and_tried_again_at_its_time(world: World) -> None:
+    make_files(world.folder, 2)
+    world.write_config()
+    world.emu.faults.set(storage_error_rate=1.0)  # the storage host keeps answering 503
+    run = world.sync(expect=1)
+    folder = run.json["folders"][0]
+    assert {f["path"] for f in folder["failed"]} == {"file0000.txt", "file0001.txt"}
+    assert world.uploaded(include_pending=True) == []  # the pending ones were cleaned up
+    (info,) = world.cli("status", "--json").json["folders"]
+    assert info["state"] == "error" and all(f["next_retry_at"] for f in info["failed"])
+
+    # A rerun before the retry time tries one file (the probe), not both: still exit 1.
+    world.emu.clear_requests()
+    again = world.sync(expect=1).json["folders"][0]
+    assert len(again["failed"]) == 2
+    assert any("next try" in f["reason"] for f in again["failed"])
+    creates = [r for r in world.emu.requests() if r.server == "api" and r.method == "POST"]
+    assert len(creates) == 1
+    # The storage host is back: the probe succeeds, and the run catches up with both.
+    world.emu.faults.clear()
+    done = world.sync().json["folders"][0]
+    assert len(done["uploaded"]) == 2 and done["failed"] == []
 
 
 def test_status_after_a_sync_shows_folders_and_skips(world: World) -> None:

@@ -41,6 +41,36 @@ def test_cli_prints_ready_line_serves_and_exits_on_sigterm() -> None:
                 process.kill()
 
 
+def test_cli_starts_with_the_faults_it_is_given() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "plane_sync", "emulator", "--port", "0", "--rate-limit", "off",
+         "--instance-down", "--lose-answers", "1", "--plane-clock-behind", "7200"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            ready = json.loads(process.stdout.readline())
+            item = f"{ready['url']}/api/v1/workspaces/acme/work-items/PROJ-1/"
+            headers = {"X-API-Key": ready["api_key"]}
+            with pytest.raises(httpx.RemoteProtocolError):  # carried out, answer lost
+                httpx.get(item, headers=headers)
+            assert httpx.get(item, headers=headers).status_code == 200  # only the first
+            assert httpx.get(f"{ready['url']}/api/instances/").status_code == 503
+            path = (f"{ready['url']}/api/v1/workspaces/acme/projects/{ready['project_id']}/"
+                    f"work-items/{ready['work_items'][0]['id']}/attachments/")
+            ticket = httpx.post(path, headers=headers, json={
+                "name": "a.txt", "type": "text/plain", "size": 1}).json()
+            stored = httpx.post(ticket["upload_data"]["url"],
+                                data=ticket["upload_data"]["fields"],
+                                files={"file": ("a.txt", b"x")})
+            assert stored.status_code == 403 and "expired" in stored.text.lower()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
 @pytest.fixture
 def moto_endpoint() -> Iterator[str]:
     moto_server = pytest.importorskip("moto.server")

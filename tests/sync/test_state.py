@@ -14,11 +14,13 @@ import pytest
 from plane_sync.errors import StateError
 from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import FileKey, scan_folder
+from plane_sync.sync.schema import MIGRATIONS
 from plane_sync.sync.state import (
     MAX_RETRY_DELAY,
     SCHEMA_VERSION,
     FolderStatus,
     JournalEntry,
+    PendingConflict,
     StateDB,
     retry_delay,
 )
@@ -271,17 +273,19 @@ def test_intents_round_trip(tmp_path: Path) -> None:
 
 def test_version_one_database_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with StateDB(path) as db:
-        db.set_folder_status(status())
     with sqlite3.connect(path) as conn:  # what a database from schema 1 looked like
-        conn.execute("DROP TABLE intents")
-        conn.execute("UPDATE schema_version SET version = 1")
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+        conn.execute("INSERT INTO pending VALUES ('f', 'a', 'att', 5.0)")
     conn.close()
     with StateDB(path) as db:
-        assert db.schema_version() == SCHEMA_VERSION == 2
-        assert db.folder_statuses() == [status()]
+        assert db.schema_version() == SCHEMA_VERSION == 3
         db.intent_add(FOLDER, "item", "ext", "a", 1.0)
         assert len(db.intents()) == 1
+        assert db.pending("f") == [PendingConflict("f", "a", "att", 5.0, None, 0)]
+        db.add_seen("f", "item", [("k", "a")])
+        assert db.seen_paths("f", "item") == {"k": "a"}
 
 
 def test_hash_cache_retain_forgets_files_no_longer_seen(db: StateDB) -> None:

@@ -21,6 +21,7 @@ class Gate:
     release: threading.Event = field(default_factory=threading.Event)
     started: threading.Event = field(default_factory=threading.Event)
     fail: BaseException | None = None
+    succeeded: bool | None = True
 
     def run(self) -> None:
         self.started.set()
@@ -29,8 +30,38 @@ class Gate:
             raise self.fail
 
 
+def opened(pool: TransferPool) -> TransferPool:
+    """The pool after a first job succeeded: every worker may take one."""
+    first = Gate("first")
+    first.release.set()
+    assert pool.submit(first).wait(5)
+    return pool
+
+
+def test_one_job_at_a_time_until_one_succeeds_and_again_after_a_failure() -> None:
+    pool = TransferPool(4)
+    failing, waiting = Gate("fails", succeeded=False), Gate("next")
+    pool.submit(failing)
+    pool.submit(waiting)
+    assert failing.started.wait(5)
+    assert not waiting.started.wait(0.2)  # the first job has not told yet
+    failing.release.set()
+    assert waiting.started.wait(5)  # one at a time still: the last job failed
+    third = Gate("third")
+    pool.submit(third)
+    assert not third.started.wait(0.2)
+    waiting.release.set()  # a success: every worker from now on
+    assert third.started.wait(5)
+    fourth = Gate("fourth")
+    pool.submit(fourth)
+    assert fourth.started.wait(5)  # beside the third
+    third.release.set()
+    fourth.release.set()
+    pool.close(5)
+
+
 def test_jobs_run_on_up_to_the_workers_at_once() -> None:
-    pool = TransferPool(3, large=100)
+    pool = opened(TransferPool(3, large=100))
     jobs = [Gate(f"j{n}") for n in range(5)]
     tickets = [pool.submit(job) for job in jobs]
     for job in jobs[:3]:
@@ -44,7 +75,7 @@ def test_jobs_run_on_up_to_the_workers_at_once() -> None:
 
 
 def test_a_small_job_never_waits_behind_large_ones() -> None:
-    pool = TransferPool(3, large=100)
+    pool = opened(TransferPool(3, large=100))
     large = [Gate(f"big{n}", size=1000) for n in range(4)]
     for job in large:
         pool.submit(job)
@@ -91,7 +122,7 @@ def test_what_a_job_raises_is_kept_and_cancel_takes_the_rest_out() -> None:
 
 
 def test_resize_and_close() -> None:
-    pool = TransferPool(1)
+    pool = opened(TransferPool(1))
     jobs = [Gate(f"r{n}") for n in range(3)]
     for job in jobs:
         pool.submit(job)
