@@ -33,16 +33,16 @@ from plane_sync.local.poller import FolderPoller, snapshot_tree
 
 
 class NullSink:
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: object = None) -> None:
         raise AssertionError(f"nothing changed, yet {rel_path} was reported")
 
     def rescan(self, key: str, reason: str) -> None:
         raise AssertionError(reason)
 
-    def folder_unavailable(self, key: str, reason: str) -> None:
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None:
         raise AssertionError(reason)
 
-    def folder_available(self, key: str) -> None:
+    def folder_available(self, key: str, source: str = "watch") -> None:
         raise AssertionError("the folder never went away")
 
 

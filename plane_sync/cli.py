@@ -128,7 +128,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.command = "sync"  # no daemon: an ordinary sync
     from plane_sync.config.load import find_config_path, load_config
 
-    config = load_config(find_config_path(args.config))
+    # status must answer while a share hangs: it never touches the folders.
+    config = load_config(find_config_path(args.config), touch_folders=args.command != "status")
     for warning in config.warnings:
         print(f"plane-sync: warning: {visible(warning)}", file=sys.stderr)
     # The one-shot commands print their own report; their log shows only what went wrong.

@@ -37,7 +37,7 @@ EMULATOR_USERS = {"commands.demo", "cli"}
 THIRD_PARTY = {
     "httpx": {"remote"},
     "httpcore": {"remote"},
-    "watchdog": {"local.watch"},
+    "watchdog": {"local.watch", "local.inotify_events"},
     "yaml": {"config"},
     "prometheus_client": {"service.metrics"},
 }

@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     for f in info["folders"]:
         print(f"\n{visible(f['work_item'])}  {visible(f['path'])}")
         reason = f" ({visible(f['reason'])})" if f["reason"] else ""
-        print(f"  state: {visible(f['state'])}{reason}")
+        state = f["state"].replace("_", " ")  # "not responding"
+        print(f"  state: {visible(state)}{reason}")
         print(f"  last sync: {_when(f['last_sync_at'])}; {f['in_sync']} in sync, "
               f"{f['pending']} pending, {len(f['failed'])} failed, "
               f"{len(f['skipped'])} skipped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -12,6 +13,8 @@ from typing import cast
 from plane_sync.config.reader import Problems, Section
 from plane_sync.config.types import (
     DEFAULT_EXCLUDES,
+    DEFAULT_IO_TIMEOUT,
+    DEFAULT_REHASH_INTERVAL,
     FolderConfig,
     OnChange,
     OnDelete,
@@ -20,7 +23,9 @@ from plane_sync.config.types import (
     WatchMode,
 )
 from plane_sync.config.values import (
+    MAX_IO_TIMEOUT,
     MAX_POLL_INTERVAL,
+    MAX_REHASH_INTERVAL,
     MAX_RESCAN_INTERVAL,
     MAX_SETTLE,
     identifier_number_problem,
@@ -31,7 +36,8 @@ from plane_sync.config.values import (
 from plane_sync.local.ignore import IgnoreRules
 
 SETTING_KEYS = ("include", "exclude", "exclude_defaults", "recurse", "on_change", "on_delete",
-                "watch", "poll_interval", "settle", "rescan_interval")
+                "watch", "poll_interval", "settle", "rescan_interval", "rehash_interval",
+                "io_timeout")
 FOLDER_KEYS = ("path", "work_item", "work_items", "project", *SETTING_KEYS)
 
 
@@ -49,6 +55,8 @@ class Settings:
     poll_interval: float = 30.0
     settle: float = 2.0
     rescan_interval: float = 600.0
+    rehash_interval: float = DEFAULT_REHASH_INTERVAL
+    io_timeout: float = DEFAULT_IO_TIMEOUT
 
 
 def read_settings(sec: Section | None, inherited: Settings) -> Settings:
@@ -73,6 +81,9 @@ def read_settings(sec: Section | None, inherited: Settings) -> Settings:
         settle=sec.seconds("settle", inherited.settle, maximum=MAX_SETTLE, allow_zero=True),
         rescan_interval=sec.seconds("rescan_interval", inherited.rescan_interval,
                                     maximum=MAX_RESCAN_INTERVAL),
+        rehash_interval=sec.seconds("rehash_interval", inherited.rehash_interval,
+                                    maximum=MAX_REHASH_INTERVAL, allow_zero=True),
+        io_timeout=sec.seconds("io_timeout", inherited.io_timeout, maximum=MAX_IO_TIMEOUT),
     )
 
 
@@ -110,6 +121,7 @@ def read_folders(root: Section, defaults: Settings) -> list[tuple[FolderConfig, 
             on_delete=cast(OnDelete, settings.on_delete), watch=cast(WatchMode, settings.watch),
             poll_interval=settings.poll_interval, settle=settings.settle,
             rescan_interval=settings.rescan_interval, key=_folder_key(path),
+            rehash_interval=settings.rehash_interval, io_timeout=settings.io_timeout,
         )
         folders.append((folder, place))
     return folders
@@ -176,20 +188,25 @@ def _target_label(target: SingleTarget | SubfolderTarget) -> str | None:
     return None
 
 
+Resolve = Callable[[Path], str]
+
+
 def check_folder_overlaps(folders: list[tuple[FolderConfig, str]], state_dir: Path,
-                           problems: Problems) -> None:
+                           problems: Problems, *, resolve: Resolve = os.path.realpath) -> None:
     """Each file must belong to one folder, and each work item to one folder.
 
     Each folder is compared with the earlier ones through dictionaries (its path, every
     parent of it, its work item), not pair by pair: thousands of folders (an alias can make
-    them) take milliseconds, and each conflict is named once, against the first folder."""
+    them) take milliseconds, and each conflict is named once, against the first folder.
+    ``resolve`` gives a folder's real path (``os.path.abspath`` where folders must not be
+    touched)."""
     # Compare real paths too, so that a symlink to another folder is caught as well.
-    real = [Path(os.path.realpath(folder.path)) for folder, _ in folders]
+    real = [Path(resolve(folder.path)) for folder, _ in folders]
     by_path: dict[Path, int] = {}  # a folder's path and real path -> its first index
     by_real: dict[Path, int] = {}
     by_parent: dict[Path, int] = {}  # every parent of a real path -> first folder below it
     by_label: dict[str, int] = {}
-    real_state_dir = Path(os.path.realpath(state_dir))
+    real_state_dir = Path(resolve(state_dir))
     for index, (folder, place) in enumerate(folders):
         here = real[index]
         messages: dict[int, list[str]] = {}
@@ -250,13 +267,13 @@ def would_sync(folder: FolderConfig, real_root: Path, real_file: Path) -> bool:
 
 
 def check_secret_files(folders: list[tuple[FolderConfig, str]],
-                       secrets: list[tuple[str, Path, str]], problems: Problems) -> None:
+                       secrets: list[tuple[str, Path, str]], problems: Problems, *,
+                       resolve: Resolve = os.path.realpath) -> None:
     """A file holding the API key must never be synced: it would become an attachment
     that every member of the project can download. ``secrets``: (place, path, what)."""
-    real_secrets = [(place, path, what, Path(os.path.realpath(path)))
-                    for place, path, what in secrets]
+    real_secrets = [(place, path, what, Path(resolve(path))) for place, path, what in secrets]
     for folder, place in folders:
-        real_root = Path(os.path.realpath(folder.path))
+        real_root = Path(resolve(folder.path))
         for secret_place, path, what, real_path in real_secrets:
             if would_sync(folder, real_root, real_path):
                 problems.add(secret_place, f"{path} ({what}) is inside {place} "

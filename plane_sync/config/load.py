@@ -19,6 +19,7 @@ from typing import TypeVar, cast
 
 from plane_sync.config.folders import (
     SETTING_KEYS,
+    Resolve,
     Settings,
     check_folder_overlaps,
     check_secret_files,
@@ -109,10 +110,14 @@ def find_config_path(cli_path: str | None, env: Mapping[str, str] = os.environ, 
     )
 
 
-def load_config(path: Path, env: Mapping[str, str] = os.environ) -> Config:
+def load_config(path: Path, env: Mapping[str, str] = os.environ, *,
+                touch_folders: bool = True) -> Config:
+    """``touch_folders=False`` (``status``): folder paths are compared as written, never
+    resolved on disk, so that a hung share cannot hang the command."""
     path = Path(path).absolute()
     text, mode = _read_config_file(path)
-    return _build(text, source=str(path), env=env, base_dir=path.parent, file_mode=mode)
+    return _build(text, source=str(path), env=env, base_dir=path.parent, file_mode=mode,
+                  resolve=os.path.realpath if touch_folders else os.path.abspath)
 
 
 def _read_config_file(path: Path) -> tuple[str, int]:
@@ -162,12 +167,13 @@ def parse_config(text: str, *, source: str = "<config>", env: Mapping[str, str] 
 
 
 def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
-           file_mode: int | None) -> Config:
+           file_mode: int | None, resolve: Resolve = os.path.realpath) -> Config:
     """Every problem of the text, or the Config; nothing else ever leaves. An unexpected
     exception is a bug, but its traceback could quote the API key and, in a reload, it
     would stop the daemon: it becomes a config error too."""
     try:
-        return _assemble(text, source=source, env=env, base_dir=base_dir, file_mode=file_mode)
+        return _assemble(text, source=source, env=env, base_dir=base_dir, file_mode=file_mode,
+                         resolve=resolve)
     except ConfigError:
         raise
     except Exception as exc:
@@ -176,7 +182,7 @@ def _build(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
 
 
 def _assemble(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
-              file_mode: int | None) -> Config:
+               file_mode: int | None, resolve: Resolve) -> Config:
     problems = Problems()
     warnings: list[str] = []
     data = load_yaml(text, problems)
@@ -198,8 +204,8 @@ def _assemble(text: str, *, source: str, env: Mapping[str, str], base_dir: Path,
         defaults_section.check_keys(SETTING_KEYS)
     defaults = read_settings(defaults_section, Settings())
     folders = read_folders(root, defaults)
-    check_folder_overlaps(folders, state_dir, problems)
-    check_secret_files(folders, secret_files, problems)
+    check_folder_overlaps(folders, state_dir, problems, resolve=resolve)
+    check_secret_files(folders, secret_files, problems, resolve=resolve)
     log = _read_log(root.section("log"))
     metrics = read_metrics(root, warnings)
     if problems or plane is None:

@@ -13,6 +13,9 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "*.tmp", "*.part", "*.crdownload", ".DS_Store", "Thumbs.db", "desktop.ini",
 )  # fmt: skip
 
+DEFAULT_REHASH_INTERVAL = 7 * 86400.0
+DEFAULT_IO_TIMEOUT = 30.0
+
 OnChange = Literal["replace", "keep"]
 OnDelete = Literal["keep", "delete"]
 WatchMode = Literal["auto", "inotify", "poll"]
@@ -64,6 +67,12 @@ class FolderConfig:
     settle: float
     rescan_interval: float
     key: str  # stable short id derived from the path, for the state database
+    # Shares whose file keys cannot see every rewrite (FUSE): read every file again this
+    # often (0: never). See local/filekeys.py.
+    rehash_interval: float = DEFAULT_REHASH_INTERVAL
+    # A filesystem call on the folder that has not returned after this long: the folder is
+    # reported as not responding (a hung file server).
+    io_timeout: float = DEFAULT_IO_TIMEOUT
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ batch's first hint. More than ``cap`` distinct paths, or an explicit :meth:`Chan
 turns the batch into a whole-folder rescan (``paths is None``).
 
 The queue also carries folder availability (a share that was unmounted and came back), so one
-``Condition`` wakes the daemon for everything the watcher has to say. The clock is injectable:
+``Condition`` wakes the daemon for everything the watcher has to say. Several observers may
+find a folder unavailable for their own reasons (``source``: "watch" the root is missing,
+"mount" its share was unmounted, "io" its filesystem does not answer); it is available again
+once every one of them says so. The clock is injectable:
 tests drive ``now`` by hand and never sleep.
 """
 
@@ -23,17 +26,21 @@ DEFAULT_MAX_WAIT = 30.0
 DEFAULT_CAP = 10_000
 
 
+Seen = tuple[int, int, float]  # size, mtime_ns, monotonic time they were seen (by a poll)
+
+
 class ChangeSink(Protocol):
     """What a watcher reports to. ``rel_path`` is POSIX, relative to the folder root; it may
-    name a directory (meaning: everything below it), or be None (rescan the whole folder)."""
+    name a directory (meaning: everything below it), or be None (rescan the whole folder).
+    ``seen``: what a poll saw of the file, for the settle check."""
 
-    def hint(self, key: str, rel_path: str | None) -> None: ...
+    def hint(self, key: str, rel_path: str | None, seen: Seen | None = None) -> None: ...
 
     def rescan(self, key: str, reason: str) -> None: ...
 
-    def folder_unavailable(self, key: str, reason: str) -> None: ...
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None: ...
 
-    def folder_available(self, key: str) -> None: ...
+    def folder_available(self, key: str, source: str = "watch") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class Batch:
     key: str
     paths: frozenset[str] | None
     reason: str
+    # What polls saw of some paths (not part of a batch's identity).
+    seen: dict[str, Seen] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class FolderStatus:
     key: str
     available: bool
     reason: str
+    source: str = "watch"  # who found it unavailable (see the module docstring)
 
 
 @dataclass
@@ -60,6 +70,7 @@ class _Pending:
     last: float
     paths: set[str] | None = field(default_factory=set)
     reasons: list[str] = field(default_factory=list)
+    seen: dict[str, Seen] = field(default_factory=dict)
 
 
 class ChangeQueue:
@@ -74,12 +85,12 @@ class ChangeQueue:
         self._cond = threading.Condition()
         self._pending: dict[str, _Pending] = {}
         self._status: list[FolderStatus] = []
-        self._unavailable: dict[str, str] = {}
+        self._unavailable: dict[str, dict[str, str]] = {}  # key -> {source: reason}
         self._woken = False
 
     # -- the sink side (watcher threads) -------------------------------------------------
 
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: Seen | None = None) -> None:
         if rel_path is None:
             self.rescan(key, "hint")
             return
@@ -87,6 +98,9 @@ class ChangeQueue:
             if key in self._unavailable:
                 return  # nothing to do until it is back; its return brings a rescan
             pending = self._touch(key)
+            earlier = pending.seen.get(rel_path)
+            if seen is not None and (earlier is None or earlier[:2] != seen[:2]):
+                pending.seen[rel_path] = seen  # the first sighting of this state counts
             if pending.paths is not None:
                 pending.paths.add(rel_path)
                 if len(pending.paths) > self.cap:
@@ -106,20 +120,28 @@ class ChangeQueue:
                 pending.reasons.append(reason)
             self._cond.notify_all()
 
-    def folder_unavailable(self, key: str, reason: str) -> None:
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None:
         with self._cond:
-            if key in self._unavailable:
+            causes = self._unavailable.setdefault(key, {})
+            if source in causes:
                 return
-            self._unavailable[key] = reason
+            causes[source] = reason
             self._pending.pop(key, None)  # scanning a missing folder would look like deletions
-            self._status.append(FolderStatus(key, False, reason))
+            self._status.append(FolderStatus(key, False, reason, source))
             self._cond.notify_all()
 
-    def folder_available(self, key: str) -> None:
+    def folder_available(self, key: str, source: str = "watch") -> None:
         with self._cond:
-            if self._unavailable.pop(key, None) is None:
+            causes = self._unavailable.get(key)
+            if causes is None or causes.pop(source, None) is None:
                 return
-            self._status.append(FolderStatus(key, True, "folder is back"))
+            if causes:  # still unavailable for another reason: say which
+                other, reason = next(iter(causes.items()))
+                self._status.append(FolderStatus(key, False, reason, other))
+                self._cond.notify_all()
+                return
+            del self._unavailable[key]
+            self._status.append(FolderStatus(key, True, "folder is back", source))
         self.rescan(key, "folder is back")
 
     # -- the daemon side ---------------------------------------------------------------
@@ -133,7 +155,7 @@ class ChangeQueue:
             for key in due:
                 pending = self._pending.pop(key)
                 paths = None if pending.paths is None else frozenset(pending.paths)
-                batches.append(Batch(key, paths, ", ".join(pending.reasons)))
+                batches.append(Batch(key, paths, ", ".join(pending.reasons), pending.seen))
             return batches
 
     def take_status(self) -> list[FolderStatus]:
@@ -143,9 +165,10 @@ class ChangeQueue:
             return changes
 
     def unavailable(self) -> dict[str, str]:
-        """Folders currently unavailable, with the reason."""
+        """Folders currently unavailable, with the reason (the latest cause)."""
         with self._cond:
-            return dict(self._unavailable)
+            return {key: list(causes.values())[-1]
+                    for key, causes in self._unavailable.items()}
 
     def next_due(self) -> float | None:
         """Clock time at which the earliest pending batch is due (None: nothing pending)."""

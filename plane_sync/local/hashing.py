@@ -13,6 +13,7 @@ import stat
 from dataclasses import dataclass
 
 from plane_sync.errors import LocalFileError
+from plane_sync.local.iowatch import beat
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -62,6 +63,7 @@ def hash_file_identified(path: str | os.PathLike[str], *, dir_fd: int | None = N
         total = 0
         try:
             while chunk := os.read(fd, CHUNK_SIZE):
+                beat()  # for the I/O watchdog: a read of a hung share never gets here
                 sha256.update(chunk)
                 md5.update(chunk)
                 total += len(chunk)

@@ -34,6 +34,15 @@ class Mount:
     mount_point: str  # unescaped, absolute
     fstype: str  # e.g. "ext4", "cifs", "fuse.sshfs"
     source: str  # e.g. "//server/share", "/dev/sda1"
+    mount_id: int = -1  # unique while mounted; a remount gets a new one
+    device: str = ""  # "major:minor", as st_dev of the files on it
+    fs_root: str = "/"  # the directory of the filesystem mounted there (bind mounts)
+
+    @property
+    def volume(self) -> tuple[str, str, str]:
+        """What stays the same when this filesystem is unmounted and mounted again
+        (the device number of a network share or FUSE mount does not)."""
+        return (self.fstype, self.source, self.fs_root)
 
 
 def unescape(field: str) -> str:
@@ -48,7 +57,8 @@ def parse_mountinfo(text: str) -> list[Mount]:
         fields = line.split()
         try:
             sep = fields.index("-")  # optional fields come before the lone "-"
-            mounts.append(Mount(unescape(fields[4]), fields[sep + 1], unescape(fields[sep + 2])))
+            mounts.append(Mount(unescape(fields[4]), fields[sep + 1], unescape(fields[sep + 2]),
+                                int(fields[0]), fields[2], unescape(fields[3])))
         except (ValueError, IndexError):
             continue
     return mounts
@@ -70,16 +80,27 @@ def _contains(mount_point: str, path: str) -> bool:
 def find_mount(path: str | os.PathLike[str], mountinfo: str | None = None) -> Mount:
     """The mount holding ``path``: longest mount-point prefix of its real path.
 
-    Later lines win on equal mount points (a mount stacked on top of another).
+    Later lines win on equal mount points (a mount stacked on top of another). Resolving the
+    real path touches the filesystem; :func:`mount_holding` does not.
     """
-    real = os.path.realpath(path)
+    return mount_holding(os.path.realpath(path), read_mounts(mountinfo))
+
+
+def mount_holding(real_path: str, mounts: list[Mount]) -> Mount:
+    """The mount holding an already resolved path, from a mount table: no filesystem access,
+    so it is safe to call while a share hangs."""
     best: Mount | None = None
-    for mount in read_mounts(mountinfo):
-        if _contains(mount.mount_point, real) and (
+    for mount in mounts:
+        if _contains(mount.mount_point, real_path) and (
             best is None or len(mount.mount_point) >= len(best.mount_point)
         ):
             best = mount
     return best if best is not None else Mount("/", "unknown", "")
+
+
+def device_string(st_dev: int) -> str:
+    """st_dev as mountinfo writes it ("major:minor")."""
+    return f"{os.major(st_dev)}:{os.minor(st_dev)}"
 
 
 def mount_point(path: str | os.PathLike[str], mountinfo: str | None = None) -> str:

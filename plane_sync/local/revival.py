@@ -29,10 +29,10 @@ class Revival:
     _unreported: list[Restart]
     _dead_observers: list[Any]
 
-    def _start_poller(self, folder: Any) -> None:
+    def _start_poller(self, folder: Any, *, defer: bool) -> None:
         raise NotImplementedError
 
-    def _schedule(self, folder: Any) -> bool:
+    def _schedule(self, folder: Any, *, defer: bool = False) -> bool:
         raise NotImplementedError
 
     def revive(self) -> list[Restart]:
@@ -56,8 +56,8 @@ class Revival:
 
     def _restart_poller(self, folder: Any) -> None:
         if folder.poller is not None:
-            folder.poller.stop()
-        self._start_poller(folder)
+            folder.poller.stop(timeout=1.0)
+        self._start_poller(folder, defer=False)
         self._sink.rescan(folder.watch.key, "poll thread restarted")  # changes went unseen
 
     def _restart_observer(self) -> None:

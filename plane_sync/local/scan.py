@@ -34,91 +34,30 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
 
 from plane_sync.core.models import LocalFile
 from plane_sync.errors import LocalFileError
+from plane_sync.local import iowatch
+from plane_sync.local.filekeys import FileKey, KeyPolicy, key_policy, rehash_due
 from plane_sync.local.hashing import hash_file_identified
 from plane_sync.local.ignore import IgnoreRules
-from plane_sync.local.mounts import read_mounts
+from plane_sync.local.mounts import Mount, read_mounts
+from plane_sync.local.scan_results import (
+    CachedHash,
+    HashCache,
+    MemoryHashCache,
+    ProblemKind,
+    ScanProblem,
+    ScanResult,
+)
+
+__all__ = ["CachedHash", "FileKey", "HashCache", "MemoryHashCache", "ScanProblem",
+           "ScanResult", "SettledCheck", "scan_folder"]
 
 MAX_DEPTH = 256  # keeps open directory descriptors (one per level) well below any limit
 
-ProblemKind = Literal[
-    "unreadable", "symlink", "special", "changing", "bad_name", "mount", "loop", "too_deep",
-]
-
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-
-
-class FileKey(NamedTuple):
-    """What a cached hash is valid for; any change in these means "hash again".
-
-    The folder is not part of the key: a cache object belongs to one folder
-    (see StateDB.hash_cache).
-    """
-
-    rel_path: str
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-
-
-class HashCache(Protocol):
-    def get(self, key: FileKey) -> tuple[str, str] | None: ...
-
-    def put(self, key: FileKey, sha256: str, md5: str) -> None: ...
-
-    def flush(self) -> None:
-        """Store what put() may have buffered; scan_folder calls it when it ends."""
-
-
-class MemoryHashCache:
-    """A HashCache in a dict: for one-shot runs, tests and benchmarks."""
-
-    def __init__(self) -> None:
-        self._hashes: dict[FileKey, tuple[str, str]] = {}
-
-    def get(self, key: FileKey) -> tuple[str, str] | None:
-        return self._hashes.get(key)
-
-    def put(self, key: FileKey, sha256: str, md5: str) -> None:
-        self._hashes[key] = (sha256, md5)
-
-    def flush(self) -> None:
-        pass
-
-    def __len__(self) -> int:
-        return len(self._hashes)
-
-
-@dataclass(frozen=True)
-class ScanProblem:
-    rel_path: str
-    reason: str
-    kind: ProblemKind
-    is_dir: bool = False
-
-
-@dataclass(frozen=True)
-class ScanResult:
-    files: tuple[LocalFile, ...]
-    problems: tuple[ScanProblem, ...]
-    available: bool
-    reason: str | None  # why the folder is unavailable; None when available
-    dirs: int  # directories listed, the root included
-
-    @property
-    def complete(self) -> bool:
-        """False when some directory could not be listed: absent files may still exist,
-        so nothing may be deleted on the strength of this scan."""
-        return self.available and not any(
-            p.is_dir and p.kind == "unreadable" for p in self.problems
-        )
-
 
 SettledCheck = Callable[[str, os.stat_result], bool]
 
@@ -127,27 +66,51 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
                 cache: HashCache | None = None, settle_ns: int = 0,
                 now_ns: int | None = None, cross_mounts: bool = False,
                 settled: SettledCheck | None = None,
-                hash_limit: int | None = None) -> ScanResult:
+                hash_limit: int | None = None,
+                rehash_after: float | None = None) -> ScanResult:
     """List and hash the regular files under ``root`` that ``rules`` keep.
 
     A missing, non-directory or unreadable root gives ``available=False`` (this is how
-    an unmounted share shows up) and no files. Files modified less than ``settle_ns``
-    ago (by ``now_ns``, default the current time) are reported as ``changing``; when
-    ``settled(rel_path, stat)`` is given it decides instead (the daemon's Settler, which
-    watches size and mtime over time and so does not trust a file server's clock).
+    an unmounted share shows up) and no files.
+
+    A file whose cache key (see :mod:`plane_sync.local.filekeys`) is unchanged since it was
+    hashed is taken from the cache: not read, and not held back to settle (it has not moved
+    since). Only new or changed files go through the settle check and are read: files
+    modified less than ``settle_ns`` ago (by ``now_ns``, default the current time) are
+    reported as ``changing``; when ``settled(rel_path, stat)`` is given it decides instead
+    (the daemon's Settler, which watches size and mtime over time and so does not trust a
+    file server's clock). On filesystems whose keys cannot see every rewrite (FUSE), a
+    cached file is read again once ``rehash_after`` seconds have passed since it was hashed.
     Files larger than ``hash_limit`` are listed unhashed (empty sha256/md5): they are over
     Plane's size limit and will only be skipped, so reading gigabytes would be wasted.
     """
+    with iowatch.fs_section("scan"):
+        return _scan(root, rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
+                     now_ns=now_ns, cross_mounts=cross_mounts, settled=settled,
+                     hash_limit=hash_limit, rehash_after=rehash_after)
+
+
+def _scan(root: Path, rules: IgnoreRules, *, recurse: bool, cache: HashCache | None,
+          settle_ns: int, now_ns: int | None, cross_mounts: bool,
+          settled: SettledCheck | None, hash_limit: int | None,
+          rehash_after: float | None) -> ScanResult:
     try:
         root_fd = os.open(root, _DIR_FLAGS)
     except OSError as exc:
         return _unavailable(root, exc)
     try:
+        root_stat = os.fstat(root_fd)
+        mounts = _mounts()
+        real_root = os.path.realpath(root)
+        keys = key_policy(real_root, root_stat.st_dev, mounts) if mounts else KeyPolicy()
         walker = _Walker(rules, recurse=recurse, cache=cache, settle_ns=settle_ns,
                          settled=settled, hash_limit=hash_limit,
                          now_ns=time.time_ns() if now_ns is None else now_ns,
-                         cross_mounts=cross_mounts, root_stat=os.fstat(root_fd),
-                         mount_points=set() if cross_mounts else _mount_points_below(root))
+                         cross_mounts=cross_mounts, root_stat=root_stat,
+                         mount_points=set() if cross_mounts
+                         else _mount_points_below(real_root, mounts),
+                         keys=keys,
+                         rehash_after=rehash_after if keys.needs_rehash else None)
         try:
             entries = _list_dir(root_fd)
         except OSError as exc:
@@ -160,7 +123,9 @@ def scan_folder(root: Path, rules: IgnoreRules, *, recurse: bool = True,
     files = tuple(sorted(walker.files, key=lambda f: f.rel_path))
     problems = tuple(sorted(walker.problems, key=lambda p: p.rel_path))
     return ScanResult(files=files, problems=problems, available=True, reason=None,
-                      dirs=walker.dirs)
+                      dirs=walker.dirs, fingerprint=walker.fingerprint & (2**64 - 1),
+                      hashed=walker.hashed, hashed_bytes=walker.hashed_bytes,
+                      volume=root_stat.st_dev if keys.volume is None else keys.volume)
 
 
 def _unavailable(root: Path, exc: OSError) -> ScanResult:
@@ -175,14 +140,17 @@ def _unavailable(root: Path, exc: OSError) -> ScanResult:
     return ScanResult(files=(), problems=(), available=False, reason=reason, dirs=0)
 
 
-def _mount_points_below(root: Path) -> set[str]:
-    """Mount points inside ``root``, relative to it. A bind mount from the same
-    filesystem keeps st_dev, so the device check alone would walk right into it."""
+def _mounts() -> list[Mount]:
     try:
-        mounts = read_mounts()
+        return read_mounts()
     except OSError:  # no /proc: the st_dev check still catches other filesystems
-        return set()
-    prefix = os.path.realpath(root).rstrip("/") + "/"
+        return []
+
+
+def _mount_points_below(real_root: str, mounts: list[Mount]) -> set[str]:
+    """Mount points inside the root, relative to it. A bind mount from the same
+    filesystem keeps st_dev, so the device check alone would walk right into it."""
+    prefix = real_root.rstrip("/") + "/"
     return {m.mount_point[len(prefix):] for m in mounts if m.mount_point.startswith(prefix)}
 
 
@@ -199,9 +167,8 @@ def _printable(rel_path: str) -> str:
 class _Walker:
     def __init__(self, rules: IgnoreRules, *, recurse: bool, cache: HashCache | None,
                  settle_ns: int, settled: SettledCheck | None, hash_limit: int | None,
-                 now_ns: int,
-                 cross_mounts: bool,
-                 root_stat: os.stat_result, mount_points: set[str]) -> None:
+                 now_ns: int, cross_mounts: bool, root_stat: os.stat_result,
+                 mount_points: set[str], keys: KeyPolicy, rehash_after: float | None) -> None:
         self.rules = rules
         self.recurse = recurse
         self.cache = cache
@@ -212,10 +179,15 @@ class _Walker:
         self.cross_mounts = cross_mounts
         self.root_dev = root_stat.st_dev
         self.mount_points = mount_points
+        self.keys = keys
+        self.rehash_after = rehash_after
         self.visited: set[tuple[int, int]] = {(root_stat.st_dev, root_stat.st_ino)}
         self.files: list[LocalFile] = []
         self.problems: list[ScanProblem] = []
         self.dirs = 0
+        self.fingerprint = 0
+        self.hashed = 0
+        self.hashed_bytes = 0
 
     def problem(self, rel_path: str, kind: ProblemKind, reason: str,
                 is_dir: bool = False) -> None:
@@ -225,7 +197,9 @@ class _Walker:
                      depth: int) -> None:
         self.dirs += 1
         subdirs: list[str] = []
+        beat = iowatch.beat
         for entry in entries:
+            beat()  # one more entry listed: the I/O watchdog sees progress
             rel = prefix + entry.name
             try:
                 is_link = entry.is_symlink()
@@ -264,34 +238,55 @@ class _Walker:
         if rel in self.mount_points:
             self.problem(rel, "mount", "a file bind-mounted here: not read")
             return
-        if self.settled is not None:
-            if not self.settled(rel, st):
-                self.problem(rel, "changing", "still being written: waiting for it to settle")
-                return
-        elif self.settle_ns and abs(self.now_ns - st.st_mtime_ns) < self.settle_ns:
-            # abs(): an mtime slightly in the future (clock skew on a share) waits too.
-            self.problem(rel, "changing", "modified moments ago: waiting for it to settle")
-            return
+        self.fingerprint += hash((rel, st.st_size, st.st_mtime_ns))
         if self.hash_limit is not None and st.st_size > self.hash_limit:
+            # Over Plane's limit: it will only be skipped, so it is neither read nor settled.
             self.files.append(LocalFile(rel_path=rel, size=st.st_size,
                                         mtime_ns=st.st_mtime_ns, sha256="", md5=""))
             return
-        key = FileKey(rel, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        key = self.keys.key(rel, st)
         cached = self.cache.get(key) if self.cache is not None else None
-        if cached is None:
-            try:
-                hashed = hash_file_identified(entry.name, dir_fd=dir_fd, display_path=rel)
-            except LocalFileError as exc:
-                self.hash_problem(rel, exc)
-                return
-            if (hashed.dev, hashed.ino, hashed.size, hashed.mtime_ns) != key[1:]:
-                self.problem(rel, "changing", "changed while being scanned: retried later")
-                return
-            cached = (hashed.sha256, hashed.md5)
-            if self.cache is not None:
-                self.cache.put(key, *cached)
+        if cached is not None and (self.rehash_after is None
+                                   or not self.rehash(rel, cached.hashed_at)):
+            # Not changed since it was read: nothing to settle, nothing to read.
+            self.files.append(LocalFile(rel_path=rel, size=st.st_size,
+                                        mtime_ns=st.st_mtime_ns, sha256=cached.sha256,
+                                        md5=cached.md5))
+            return
+        if cached is None and not self.has_settled(rel, st):
+            return
+        try:
+            hashed = hash_file_identified(entry.name, dir_fd=dir_fd, display_path=rel)
+        except LocalFileError as exc:
+            self.hash_problem(rel, exc)
+            return
+        self.hashed += 1
+        self.hashed_bytes += hashed.size
+        if (hashed.dev, hashed.ino, hashed.size, hashed.mtime_ns) != \
+                (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+            self.problem(rel, "changing", "changed while being scanned: retried later")
+            return
+        if self.cache is not None:
+            self.cache.put(key, hashed.sha256, hashed.md5)
         self.files.append(LocalFile(rel_path=rel, size=st.st_size, mtime_ns=st.st_mtime_ns,
-                                    sha256=cached[0], md5=cached[1]))
+                                    sha256=hashed.sha256, md5=hashed.md5))
+
+    def has_settled(self, rel: str, st: os.stat_result) -> bool:
+        """Whether a new or changed file has stopped changing; notes it as a problem if not."""
+        if self.settled is not None:
+            if not self.settled(rel, st):
+                self.problem(rel, "changing", "still being written: waiting for it to settle")
+                return False
+        elif self.settle_ns and abs(self.now_ns - st.st_mtime_ns) < self.settle_ns:
+            # abs(): an mtime slightly in the future (clock skew on a share) waits too.
+            self.problem(rel, "changing", "modified moments ago: waiting for it to settle")
+            return False
+        return True
+
+    def rehash(self, rel: str, hashed_at: float) -> bool:
+        """Whether a cached file is due to be read again (see filekeys.rehash_due)."""
+        assert self.rehash_after is not None
+        return rehash_due(rel, hashed_at, self.now_ns / 1e9, self.rehash_after)
 
     def hash_problem(self, rel: str, exc: LocalFileError) -> None:
         if exc.reason == "missing":
@@ -347,7 +342,8 @@ class _Walker:
                          "replaced while being scanned: not followed", is_dir=True)
         else:
             self.problem(rel, "unreadable",
-                         f"cannot list directory: {exc.strerror or exc}", is_dir=True)
+                         f"cannot list directory: {exc.strerror or exc}; what is below it is "
+                         "neither uploaded nor deleted until it can be", is_dir=True)
 
 
 def _is_utf8(name: str) -> bool:

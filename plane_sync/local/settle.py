@@ -11,6 +11,13 @@ Shortcut: when the file's ctime is already ``settle`` seconds in the past by the
 is stable on first look. ctime moves on every write and cannot be set from user space (``cp -p``
 can back-date mtime, not ctime). That trusts the file server's clock, so pass
 ``trust_ctime=False`` for network shares where clocks may disagree.
+
+A file that settled is remembered as settled with its (size, mtime_ns): looking at it again
+unchanged says "stable" at once. Forgetting it made every later look a first look on network
+shares, so every pass found files "changing" again, which asked for another pass: two groups
+of files a settle time apart kept each other going for ever. The daemon drops what a pass did
+not look at (:meth:`Settler.begin` / :meth:`Settler.end`): files that went away, and files the
+hash cache now vouches for (the scan does not ask about those).
 """
 
 from __future__ import annotations
@@ -47,7 +54,9 @@ class SettleResult:
 class _Seen:
     signature: tuple[int, int]
     since: float  # clock time the signature was first seen
-    first_seen: float  # clock time the path was first seen at all
+    first_seen: float  # clock time the path was first seen changing
+    looked: float  # clock time of the last look
+    settled: bool = False  # the signature held still (or max_wait ran out)
 
 
 class Settler:
@@ -73,15 +82,20 @@ class Settler:
             if (self.trust_ctime and ctime_ns is not None
                     and self._wall_clock() - ctime_ns / 1e9 >= self.settle):
                 return "stable"
-            self._seen[(key, rel_path)] = _Seen(signature, now, now)
+            self._seen[(key, rel_path)] = _Seen(signature, now, now, now)
             return "changing"
+        seen.looked = now
         if seen.signature != signature:
+            if seen.settled:  # it settled before and changes again: a new wait
+                seen.settled, seen.first_seen = False, now
             seen.signature, seen.since = signature, now
+        elif seen.settled:
+            return "stable"
         if now - seen.since >= self.settle:
-            del self._seen[(key, rel_path)]
+            seen.settled = True
             return "stable"
         if now - seen.first_seen >= self.max_wait:
-            del self._seen[(key, rel_path)]
+            seen.settled = True
             return "forced"
         return "changing"
 
@@ -134,6 +148,27 @@ class Settler:
             self._seen.pop((key, rel_path), None)
             return
         for k in [k for k in self._seen if k[0] == key]:
+            del self._seen[k]
+
+    def seen(self, key: str, rel_path: str, size: int, mtime_ns: int, when: float) -> None:
+        """Someone else looked at the file at clock time ``when`` (a poll): count the wait
+        from then, unless that state was seen earlier already."""
+        signature = (size, mtime_ns)
+        seen = self._seen.get((key, rel_path))
+        if seen is None:
+            self._seen[(key, rel_path)] = _Seen(signature, when, when, when)
+        elif seen.signature != signature and when >= seen.since:
+            if seen.settled:
+                seen.settled, seen.first_seen = False, when
+            seen.signature, seen.since, seen.looked = signature, when, max(seen.looked, when)
+
+    def begin(self, key: str) -> float:
+        """A pass over folder ``key`` starts: give the returned mark to :meth:`end`."""
+        return self._clock()
+
+    def end(self, key: str, mark: float) -> None:
+        """The pass that began at ``mark`` is over: forget the paths it did not look at."""
+        for k in [k for k, seen in self._seen.items() if k[0] == key and seen.looked < mark]:
             del self._seen[k]
 
     def retain(self, key: str, rel_paths: Iterable[str]) -> None:

@@ -1,7 +1,7 @@
 """Watch folders for changes: inotify through watchdog locally, our own poller on network shares.
 
-The only module that imports watchdog. What it reports are *hints* to a
-:class:`~plane_sync.local.batching.ChangeSink` (normally a
+With :mod:`plane_sync.local.inotify_events`, the only module that imports watchdog. What it
+reports are *hints* to a :class:`~plane_sync.local.batching.ChangeSink` (normally a
 :class:`~plane_sync.local.batching.ChangeQueue`): which file of which folder may have
 changed, or "rescan this folder". It never decides what to upload.
 
@@ -21,6 +21,22 @@ What watchdog 7.1 does not tell a handler, and how it is covered here:
 * The root deleted (or a share unmounted below a local mount point): the emitter stops. A
   supervisor thread checks every root every ``root_check_interval`` seconds, reports it
   unavailable and re-arms the watch when it is back.
+
+Mounts come and go under a folder, and the supervisor follows them from
+``/proc/self/mountinfo`` alone (it never touches a share, so a hung one cannot stop it):
+
+* the mount that held the folder is gone (a share unmounted; its empty mount point is left):
+  unavailable (``source="mount"``) until a mount holds it again;
+* a filesystem mounted over the folder (or over a directory above it), e.g. a daemon started
+  at boot before the share was mounted: the share has *arrived*. The watch mode is chosen
+  again (polling on a network filesystem) and the folder rescanned;
+* another filesystem mounted in place of the one it was on (same mount point): the same,
+  and a remount of the same share simply re-arms it and makes it available again.
+
+Filesystem calls on a folder happen on its poll thread or, for inotify folders, on the
+supervisor (local disks), inside I/O watchdog sections (:mod:`plane_sync.local.iowatch`); the
+one call a new folder needs on the caller's thread, resolving its real path, is given up
+after ``resolve_timeout`` seconds (the lexical path is used then).
 """
 
 from __future__ import annotations
@@ -30,29 +46,29 @@ import errno
 import logging
 import os
 import threading
-import warnings
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import structlog
-from watchdog.events import (
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.inotify import InotifyObserver
 
-from plane_sync.local import inotify_limits, mounts
+from plane_sync.local import inotify_limits, iowatch, mounts
 from plane_sync.local.batching import DEFAULT_CAP, ChangeSink
+from plane_sync.local.filekeys import is_fuse
+from plane_sync.local.inotify_events import (
+    EVENT_FILTER,
+    OVERFLOW_LOGGER,
+    HintHandler,
+    OverflowDetector,
+    silence_rewatch_warning,
+)
+from plane_sync.local.iowatch import IOWatch
+from plane_sync.local.mount_changes import mount_change
+from plane_sync.local.mounts import Mount
 from plane_sync.local.poller import FolderPoller
 from plane_sync.local.revival import Revival
 from plane_sync.local.roots import RootProbe
@@ -63,15 +79,6 @@ log = structlog.get_logger(__name__)
 Mode = Literal["inotify", "poll"]
 RequestedMode = Literal["auto", "inotify", "poll"]
 ObserverFactory = Callable[[], BaseObserver]
-
-OVERFLOW_LOGGER = "watchdog.observers.inotify_c"
-
-# Reads (open, close-nowrite) are left out of the mask: our own hashing would wake us up.
-_EVENT_FILTER: list[type[FileSystemEvent]] = [
-    FileCreatedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent, FileDeletedEvent,
-    DirMovedEvent, DirDeletedEvent,
-]
-
 
 @dataclass(frozen=True)
 class FolderWatch:
@@ -92,92 +99,55 @@ def choose_mode(root: Path, requested: RequestedMode,
         fstype = mounts.filesystem_type(root, mountinfo)
     except OSError:
         fstype = "unknown"
+    return (*mode_for(fstype, requested), fstype)
+
+
+def mode_for(fstype: str, requested: RequestedMode) -> tuple[Mode, str]:
+    """(mode, reason) for a folder on a filesystem of type ``fstype``."""
     if requested != "auto":
-        return requested, f"watch mode {requested!r} configured", fstype
+        return requested, f"watch mode {requested!r} configured"
     if mounts.is_network_filesystem(fstype):
-        return "poll", f"{fstype} is a network filesystem: inotify cannot see remote writes", fstype
-    return "inotify", f"{fstype} is a local filesystem", fstype
-
-
-class _HintHandler(FileSystemEventHandler):
-    """Runs on watchdog's dispatcher thread: translate an event into hints, nothing more."""
-
-    def __init__(self, key: str, root: Path, sink: ChangeSink,
-                 on_root_gone: Callable[[str], None]) -> None:
-        self._key = key
-        self._root = os.fspath(root)
-        self._sink = sink
-        self._on_root_gone = on_root_gone
-
-    def _rel(self, path: bytes | str) -> str | None:
-        text = os.fsdecode(path)
-        if text.startswith(self._root + "/"):
-            return text[len(self._root) + 1:]
-        return None
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        if event.is_directory:
-            if os.fsdecode(event.src_path) == self._root:
-                self._on_root_gone(self._key)
-            elif isinstance(event, DirDeletedEvent | DirMovedEvent):
-                # Files of a directory moved out of the tree get no event of their own.
-                self._sink.rescan(self._key, "directory removed or moved")
-            return
-        for path in (event.src_path, getattr(event, "dest_path", "")):
-            rel = self._rel(path) if path else None
-            if rel is not None:
-                self._sink.hint(self._key, rel)
-
-
-class _OverflowDetector(logging.Handler):
-    """Catches watchdog's overflow warning, the only sign that events were dropped."""
-
-    def __init__(self, on_overflow: Callable[[], None]) -> None:
-        super().__init__(level=logging.WARNING)
-        self._on_overflow = on_overflow
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            self._on_overflow()
-
-
-def _silence_rewatch_warning() -> None:
-    """watchdog 7.1 warns (RuntimeWarning, from its inotify thread) when a directory created
-    with its parents gets its watch added twice: once by the walk of the new parent, once by its
-    own IN_CREATE. It is harmless bookkeeping, but under ``-W error`` (our tests) the warning
-    kills watchdog's reader thread and the watcher goes blind, so it is ignored here. Called at
-    start(), so the filter sits in front of any ``error`` filter installed earlier."""
-    warnings.filterwarnings("ignore", message=r"Callback with id .* already exists",
-                            category=RuntimeWarning)
+        return "poll", f"{fstype} is a network filesystem: inotify cannot see remote writes"
+    return "inotify", f"{fstype} is a local filesystem"
 
 
 @dataclass
 class _Folder:
     watch: FolderWatch
     probe: RootProbe
+    requested: RequestedMode = "auto"
+    configured_interval: float | None = None
     observed: ObservedWatch | None = None  # inotify: scheduled watch
     poller: FolderPoller | None = None  # poll: its thread
-    unavailable: bool = False
+    unavailable: bool = False  # inotify root missing (the supervisor says so)
+    unmounted: bool = False  # the mount that held it is gone
 
 
 class Watcher(Revival):
     """Owns the watchdog observer, our pollers and the root supervisor.
 
     ``add`` may be called before or after ``start``; ``start`` returns once every folder is
-    armed (inotify watches added, poll baselines taken), so a scan begun afterwards misses
-    nothing. ``observer_factory`` replaces ``InotifyObserver`` (tests inject failures there).
+    armed (inotify watches added, poll baselines taken, waiting at most ``baseline_wait``
+    seconds for those: a later baseline asks for a rescan), so a scan begun afterwards misses
+    nothing. ``observer_factory`` replaces ``InotifyObserver`` (tests inject failures there);
+    ``mountinfo`` replaces /proc/self/mountinfo; ``io`` gives each folder's filesystem calls
+    a watchdog (see :mod:`plane_sync.local.iowatch`).
     """
 
     def __init__(self, sink: ChangeSink, *, poll_interval_default: float = 30.0,
                  root_check_interval: float = 5.0, cap: int = DEFAULT_CAP,
                  observer_factory: ObserverFactory | None = None,
-                 mountinfo: Callable[[], str] | None = None) -> None:
+                 mountinfo: Callable[[], str] | None = None, io: IOWatch | None = None,
+                 baseline_wait: float = 10.0, resolve_timeout: float = 2.0) -> None:
         self._sink = sink
         self.poll_interval_default = poll_interval_default
         self.root_check_interval = root_check_interval
+        self.baseline_wait = baseline_wait
+        self.resolve_timeout = resolve_timeout
         self._cap = cap
         self._observer_factory: ObserverFactory = observer_factory or InotifyObserver
         self._mountinfo = mountinfo
+        self._io = io
         self._observer: BaseObserver | None = None
         self._folders: dict[str, _Folder] = {}
         self._lock = threading.RLock()
@@ -188,25 +158,25 @@ class Watcher(Revival):
         self._keeper = ThreadKeeper()  # dead threads are restarted: see local.threads
         self._unreported: list[Restart] = []
         self._dead_observers: list[BaseObserver] = []
-        self._overflow = _OverflowDetector(self._on_overflow)
+        self._overflow = OverflowDetector(self._on_overflow)
 
     # -- public API --------------------------------------------------------------------
 
     def add(self, key: str, root: Path, mode: RequestedMode = "auto",
             poll_interval: float | None = None) -> FolderWatch:
         root = Path(os.path.abspath(root))
-        chosen, reason, fstype = choose_mode(
-            root, mode, self._mountinfo() if self._mountinfo else None)
-        interval = poll_interval or self.poll_interval_default
-        watch = FolderWatch(key, root, chosen, reason, fstype,
-                            interval if chosen == "poll" else None)
+        real = self._real_path(root)
+        mount = mounts.mount_holding(real, self._mount_table())
+        watch = self._watch_for(key, root, mount, mode, poll_interval)
         with self._lock:
             if key in self._folders:
                 raise ValueError(f"folder {key!r} is already watched")
-            folder = _Folder(watch, RootProbe(root))
+            folder = _Folder(watch, RootProbe(root, table=self._mount_table), mode,
+                             poll_interval)
+            folder.probe.arm(real, mount)
             self._folders[key] = folder
             if self._started:
-                self._arm(folder)
+                self._arm(folder, defer=False)
             return folder.watch
 
     def remove(self, key: str) -> None:
@@ -219,19 +189,32 @@ class Watcher(Revival):
         with self._lock:
             return {k: f.watch for k, f in self._folders.items()}
 
+    def mode_of(self, key: str) -> Mode | None:
+        with self._lock:
+            folder = self._folders.get(key)
+            return None if folder is None else folder.watch.mode
+
     def start(self) -> None:
         with self._lock:
             if self._started:
                 return
             self._started = True
-            _silence_rewatch_warning()
+            silence_rewatch_warning()
             overflow_logger = logging.getLogger(OVERFLOW_LOGGER)
             overflow_logger.addHandler(self._overflow)
             if overflow_logger.getEffectiveLevel() > logging.WARNING:
                 overflow_logger.setLevel(logging.WARNING)  # else the warning is never created
             for folder in list(self._folders.values()):
-                self._arm(folder)
-            self._start_supervisor()
+                self._arm(folder, defer=True)
+            pollers = [f.poller for f in self._folders.values() if f.poller is not None]
+        # Every baseline is taken at once; together they may take baseline_wait at most.
+        deadline = time.monotonic() + self.baseline_wait
+        for poller in pollers:
+            if not poller.wait_baseline(max(0.0, deadline - time.monotonic())):
+                log.warning("watch.baseline_pending", folder=poller.key,
+                            seconds=self.baseline_wait,
+                            note="the first look at the folder goes on; a rescan follows it")
+        self._start_supervisor()
 
     def _start_supervisor(self) -> None:
         self._supervisor = guarded_thread(self._supervise, name="watch-roots",
@@ -254,9 +237,10 @@ class Watcher(Revival):
             observer, self._observer = self._observer, None
             self._started = False
             self._keeper = ThreadKeeper()
-        # Joined outside the lock: watchdog's threads may be calling back into us.
+        # Joined outside the lock: watchdog's threads may be calling back into us. A poller
+        # held by a hung share is left behind (it reports nothing once stopped).
         for poller in pollers:
-            poller.stop()
+            poller.stop(timeout=2.0)
         if observer is not None:
             observer.stop()
             observer.join()
@@ -264,28 +248,63 @@ class Watcher(Revival):
 
     def check_roots(self) -> None:
         """One supervisor round (the thread calls it; tests may call it directly)."""
+        table = self._mount_table() or None
         with self._lock:
             folders = list(self._folders.values())
         for folder in folders:
-            if folder.watch.mode == "inotify":
-                with self._lock:
-                    self._check_inotify_root(folder)
+            with self._lock:
+                if self._folders.get(folder.watch.key) is not folder:
+                    continue  # removed meanwhile
+                if table is not None:
+                    self._check_mount(folder, table)
+                if folder.watch.mode == "inotify" and not folder.unmounted:
+                    with iowatch.using(self._folder_io(folder)), \
+                            iowatch.fs_section("root check"):
+                        self._check_inotify_root(folder)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _arm(self, folder: _Folder) -> None:
-        if folder.watch.mode == "poll":
-            self._start_poller(folder)
-            return
-        reason = folder.probe.check()
-        if reason is not None:
-            self._mark_unavailable(folder, reason)
-            return
-        if self._schedule(folder):
-            log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
-                     mode="inotify", reason=folder.watch.reason)
+    def _mount_table(self) -> list[Mount]:
+        """The mount table; empty when there is none (no /proc): every folder then looks
+        local and nothing is followed."""
+        try:
+            return mounts.read_mounts(self._mountinfo() if self._mountinfo else None)
+        except OSError as exc:
+            log.warning("watch.mountinfo_failed", error=str(exc))
+            return []
 
-    def _schedule(self, folder: _Folder) -> bool:
+    def _real_path(self, root: Path) -> str:
+        """The root's real path, or its lexical one if the filesystem does not answer."""
+        lexical = os.fspath(root)
+        return iowatch.call_with_deadline(lambda: os.path.realpath(root),
+                                          self.resolve_timeout, lexical)
+
+    def _watch_for(self, key: str, root: Path, mount: Mount, requested: RequestedMode,
+                   poll_interval: float | None) -> FolderWatch:
+        chosen, reason = mode_for(mount.fstype, requested)
+        interval = poll_interval or self.poll_interval_default
+        return FolderWatch(key, root, chosen, reason, mount.fstype,
+                           interval if chosen == "poll" else None)
+
+    def _folder_io(self, folder: _Folder) -> iowatch.FolderIO | None:
+        return self._io.get(folder.watch.key) if self._io is not None else None
+
+    def _arm(self, folder: _Folder, *, defer: bool) -> None:
+        """``defer``: start() waits for the poll baselines, all at once; else a baseline
+        that is not there at once asks for a rescan when it is."""
+        if folder.watch.mode == "poll":
+            self._start_poller(folder, defer=defer)
+            return
+        with iowatch.using(self._folder_io(folder)), iowatch.fs_section("arming"):
+            reason = folder.probe.check()
+            if reason is not None:
+                self._mark_unavailable(folder, reason)
+                return
+            if self._schedule(folder, defer=defer):
+                log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
+                         mode="inotify", reason=folder.watch.reason)
+
+    def _schedule(self, folder: _Folder, *, defer: bool = False) -> bool:
         """Add the inotify watch; on the watch limit fall back to polling. True if armed."""
         root = folder.watch.root
         directories = inotify_limits.count_directories(root)
@@ -297,8 +316,8 @@ class Watcher(Revival):
             try:
                 observer = self._ensure_observer()
                 folder.observed = observer.schedule(
-                    _HintHandler(folder.watch.key, root, self._sink, self._on_root_gone),
-                    os.fspath(root), recursive=True, event_filter=_EVENT_FILTER)
+                    HintHandler(folder.watch.key, root, self._sink, self._on_root_gone),
+                    os.fspath(root), recursive=True, event_filter=EVENT_FILTER)
                 return True
             except OSError as exc:
                 failure = exc
@@ -311,7 +330,7 @@ class Watcher(Revival):
                       directories=directories, max_user_watches=limit, advice=advice)
             folder.watch = replace(folder.watch, mode="poll", reason=advice,
                                    poll_interval=self.poll_interval_default)
-            self._start_poller(folder)
+            self._start_poller(folder, defer=defer)
             return False
         self._mark_unavailable(folder, f"cannot watch the folder: {failure.strerror or failure}")
         return False
@@ -325,11 +344,13 @@ class Watcher(Revival):
                               restart=self._restart_observer)
         return self._observer
 
-    def _start_poller(self, folder: _Folder) -> None:
+    def _start_poller(self, folder: _Folder, *, defer: bool) -> None:
         interval = folder.watch.poll_interval or self.poll_interval_default
         folder.poller = FolderPoller(folder.watch.key, folder.watch.root, self._sink,
                                      interval=interval, cap=self._cap, probe=folder.probe,
-                                     root_check_interval=self.root_check_interval)
+                                     root_check_interval=self.root_check_interval,
+                                     full=not is_fuse(folder.watch.fstype),
+                                     io=self._folder_io(folder))
         log.info("watch.armed", folder=folder.watch.key, root=str(folder.watch.root),
                  mode="poll", interval=interval, reason=folder.watch.reason)
         poller = folder.poller
@@ -337,12 +358,14 @@ class Watcher(Revival):
                           restart=lambda: self._restart_poller(folder),
                           death=lambda: poller.death, key=folder.watch.key,
                           root=str(folder.watch.root))
-        poller.start()
+        poller.start(baseline_timeout=None if defer else 0.0)
 
     def _disarm(self, folder: _Folder) -> None:
         if folder.poller is not None:
             self._keeper.forget(f"poll:{folder.watch.key}")
-            folder.poller.stop()
+            if folder.poller.unavailable:  # its own report must not outlive it
+                self._sink.folder_available(folder.watch.key)
+            folder.poller.stop(timeout=1.0)
             folder.poller = None
         if folder.observed is not None and self._observer is not None:
             with contextlib.suppress(KeyError):  # watchdog may have dropped it already
@@ -355,6 +378,46 @@ class Watcher(Revival):
             log.warning("folder.unavailable", folder=folder.watch.key,
                         root=str(folder.watch.root), reason=reason)
             self._sink.folder_unavailable(folder.watch.key, reason)
+
+    def _check_mount(self, folder: _Folder, table: list[Mount]) -> None:
+        """Follow the mounts under the folder (see the module docstring)."""
+        expected = folder.probe.expected
+        if expected is None:
+            return
+        change, why = mount_change(expected, folder.probe.current_mount(table),
+                                   unmounted=folder.unmounted)
+        if change == "rearm":
+            self._rearm(folder, table, why)
+        elif change == "unmounted":
+            folder.unmounted = True
+            self._disarm(folder)
+            log.warning("folder.unmounted", folder=folder.watch.key,
+                        root=str(folder.watch.root), reason=why)
+            self._sink.folder_unavailable(folder.watch.key, why, source="mount")
+
+    def _rearm(self, folder: _Folder, table: list[Mount], why: str) -> None:
+        """The folder is on another filesystem now: choose the watch mode again, arm, and
+        have it rescanned (or made available again if it was unmounted)."""
+        key = folder.watch.key
+        self._disarm(folder)
+        real = self._real_path(folder.watch.root)
+        mount = mounts.mount_holding(real, table)
+        old_mode = folder.watch.mode
+        folder.watch = self._watch_for(key, folder.watch.root, mount, folder.requested,
+                                       folder.configured_interval)
+        folder.probe.arm(real, mount)
+        log.info("watch.rearmed", folder=key, root=str(folder.watch.root),
+                 mode=folder.watch.mode, was=old_mode, fstype=mount.fstype,
+                 source=mount.source, why=why)
+        if folder.unavailable:  # the new arming checks the root again
+            folder.unavailable = False
+            self._sink.folder_available(key)
+        was_unmounted, folder.unmounted = folder.unmounted, False
+        self._arm(folder, defer=False)
+        if was_unmounted:
+            self._sink.folder_available(key, source="mount")  # brings the rescan
+        else:
+            self._sink.rescan(key, why)
 
     def _check_inotify_root(self, folder: _Folder) -> None:
         replaced = folder.probe.replaced()
@@ -399,3 +462,4 @@ class Watcher(Revival):
                     self._unreported += restarts
             except Exception:  # the supervisor must outlive any one bad folder
                 log.exception("watch.supervisor_failed")
+

@@ -9,6 +9,7 @@ declares the exact Content-Length (S3 refuses a chunked POST).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -62,6 +63,9 @@ def read_file_size_limit(client: httpx.Client, url: str) -> int | None:
     return None
 
 
+ReadGuard = Callable[[], contextlib.AbstractContextManager[object]]
+
+
 class ShortFile(Exception):
     """The file ended before the declared size: it changed while being sent."""
 
@@ -76,9 +80,11 @@ class FileBody:
 
     def __init__(self, fields: Mapping[str, str], file: BinaryIO, *, filename: str,
                  content_type: str, size: int,
-                 on_chunk: Callable[[int], None] | None = None) -> None:
+                 on_chunk: Callable[[int], None] | None = None,
+                 read_guard: ReadGuard = contextlib.nullcontext) -> None:
         self.boundary = uuid.uuid4().hex
         self.file = file
+        self.read_guard = read_guard  # around each read: the daemon's I/O watchdog
         self.size = size
         self.sha256 = hashlib.sha256()
         self.sent = 0
@@ -106,7 +112,8 @@ class FileBody:
         yield self.head
         left = self.size
         while left > 0:
-            chunk = self.file.read(min(CHUNK, left))
+            with self.read_guard():
+                chunk = self.file.read(min(CHUNK, left))
             if not chunk:
                 raise ShortFile(f"the file ended after {self.sent} of {self.size} bytes")
             self.sha256.update(chunk)

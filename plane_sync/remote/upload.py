@@ -29,6 +29,7 @@ Contract of :func:`upload_file`:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hmac
 import os
@@ -56,6 +57,7 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.ratelimit import Reservation
 from plane_sync.remote.storage import (
     FileBody,
+    ReadGuard,
     ShortFile,
     expired_policy_cause,
     policy_expiry,
@@ -166,23 +168,27 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
                 storage_client: httpx.Client | None = None,
                 root: str | os.PathLike[str] | None = None,
                 on_progress: Callable[[int], None] | None = None,
+                read_guard: ReadGuard = contextlib.nullcontext,
                 ) -> UploadResult | CreateConflict:
     """Upload one file as an attachment of ``work_item`` (contract: module docstring).
 
     ``root``: the configured folder ``path`` lies in (``path`` may then also be relative
     to it); give it whenever there is one, so no symlink below it is ever followed.
-    ``on_progress(nbytes)`` runs for every chunk sent to storage.
+    ``on_progress(nbytes)`` runs for every chunk sent to storage. ``read_guard()`` wraps
+    opening the file and each read of it (the daemon's I/O watchdog on a share).
     """
     path = os.fspath(path)
     started = time.monotonic()
-    file = open_for_upload(path, size=size, size_limit=size_limit, root=root)
+    with read_guard():
+        file = open_for_upload(path, size=size, size_limit=size_limit, root=root)
     # The create keeps the rate limit's room for the complete (or the abandoning delete).
     reservation = client.limiter.reservation()
     try:
         return _upload(client, work_item, file, path, reservation, started, name=name,
                        mime_type=mime_type, size=size, sha256=sha256, external_id=external_id,
                        external_source=external_source, on_created=on_created,
-                       storage_client=storage_client, on_progress=on_progress)
+                       storage_client=storage_client, on_progress=on_progress,
+                       read_guard=read_guard)
     finally:
         reservation.release()
 
@@ -191,7 +197,8 @@ def _upload(client: PlaneClient, work_item: WorkItem, file: BinaryIO, path: str,
             reservation: Reservation, started: float, *, name: str, mime_type: str,
             size: int, sha256: str, external_id: str | None, external_source: str | None,
             on_created: Callable[[str], None] | None, storage_client: httpx.Client | None,
-            on_progress: Callable[[int], None] | None) -> UploadResult | CreateConflict:
+            on_progress: Callable[[int], None] | None,
+            read_guard: ReadGuard) -> UploadResult | CreateConflict:
     with file:
         try:
             created = client.create_attachment(work_item, name=name, mime_type=mime_type,
@@ -213,7 +220,8 @@ def _upload(client: PlaneClient, work_item: WorkItem, file: BinaryIO, path: str,
             on_created(ticket.attachment_id)
         sent = _store(client, storage_client or client.storage_client, work_item, ticket,
                       file, path=path, name=name, mime_type=mime_type, size=size,
-                      sha256=sha256, on_progress=on_progress, reservation=reservation)
+                      sha256=sha256, on_progress=on_progress, reservation=reservation,
+                      read_guard=read_guard)
     try:
         client.complete_attachment(work_item, ticket.attachment_id, reservation=reservation)
     except _PASS_THROUGH:
@@ -233,7 +241,7 @@ def _upload(client: PlaneClient, work_item: WorkItem, file: BinaryIO, path: str,
 def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
            ticket: UploadTicket, file: BinaryIO, *, path: str, name: str, mime_type: str,
            size: int, sha256: str, on_progress: Callable[[int], None] | None,
-           reservation: Reservation) -> int:
+           reservation: Reservation, read_guard: ReadGuard) -> int:
     """Step 2 with retries; on any failure delete the pending attachment, then raise."""
     expires = policy_expiry(ticket.fields)
     host = httpx.URL(ticket.url).host
@@ -243,7 +251,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
         attempt += 1
         file.seek(0)  # the same open file (same inode) on every attempt
         body = FileBody(ticket.fields, file, filename=name, content_type=content_type,
-                        size=size, on_chunk=on_progress)
+                        size=size, on_chunk=on_progress, read_guard=read_guard)
         try:
             resp = post_form(storage, ticket.url, body)
         except ShortFile as exc:

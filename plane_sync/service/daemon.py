@@ -19,14 +19,18 @@ re-checks size and hash. A pass that finds files still changing looks again ``se
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
 :func:`plane_sync.local.settle.folder_settler`).
 
-This loop carries out passes one after another; a pass hands its uploads to the upload
-workers (:mod:`plane_sync.service.uploads`), which share the rate limiter, and waits for them,
-except for large files, which go on in the background while other folders are synced. Each
-upload writes its own journal rows. Signals are acted on by a relay thread
-(:mod:`plane_sync.service.signals`) that only sets flags: SIGTERM/SIGINT stop taking work and
-leave the running uploads ``stop_deadline`` seconds to finish (after it, the process exits 0
-and the journal makes the next start clean up); SIGHUP reloads the config (an invalid one is
-refused, the old one keeps running).
+Passes run one after another, each on a thread of its own that this loop waits for
+(:mod:`plane_sync.service.folder_jobs`), so a share that hangs holds that thread, never the
+loop: signals, status and the other folders go on, and the folder is reported as not
+responding (:mod:`plane_sync.local.iowatch`). Passes of one target are bounded per minute and
+watched for loops (:mod:`plane_sync.service.passes`). A pass hands its uploads to the upload
+workers (:mod:`plane_sync.service.uploads`), which share the rate limiter and whose reads count
+for the folder's watchdog, and waits for them, except for large files, which go on in the
+background while other folders are synced. Each upload writes its own journal rows. Signals
+are acted on by a relay thread (:mod:`plane_sync.service.signals`) that only sets flags:
+SIGTERM/SIGINT stop taking work and leave the running uploads ``stop_deadline`` seconds to
+finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
+reloads the config (an invalid one is refused, the old one keeps running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
 (5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
@@ -55,14 +59,18 @@ from plane_sync.errors import (
     UploadError,
 )
 from plane_sync.local.batching import Batch, ChangeQueue
+from plane_sync.local.iowatch import FolderNotResponding, IOWatch
 from plane_sync.local.watch import Watcher
 from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
+from plane_sync.service.availability import apply_status
 from plane_sync.service.control_plane import serving
+from plane_sync.service.folder_jobs import FolderJobs
 from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.live import LiveStatus
 from plane_sync.service.notes import Notes
+from plane_sync.service.passes import PassGovernor
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.recheck import Rechecks
 from plane_sync.service.reload import quiet_for, read_new_config
@@ -95,11 +103,13 @@ class Daemon:
         self.rescan_jitter = rescan_jitter
         self.on_pass = on_pass
         self.queue = ChangeQueue(quiet=quiet_for(config))
-        self.watcher = Watcher(self.queue)
+        self.io = IOWatch()  # a watchdog on each folder's filesystem calls
+        self.watcher = Watcher(self.queue, io=self.io)
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._folders: dict[str, FolderRun] = {}
         self.schedule = Scheduler()
+        self.governor = PassGovernor()
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
@@ -109,6 +119,10 @@ class Daemon:
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
         self.notes = Notes(config.state_dir)  # lasting conditions shown by `status`
+        # Passes run on threads a hung share may hold; the loop waits for them, answering
+        # signals and availability changes meanwhile (see service/folder_jobs.py).
+        self.jobs = FolderJobs(self._stop, while_waiting=self._take_status,
+                               on_progress=self.heartbeat.touch)
         self._initial_sync_done = False
         self._stop_signal = ""
         self.conditions = Conditions(log)  # lasting conditions are said once
@@ -181,12 +195,18 @@ class Daemon:
                 self.notifier.stopping()
                 self.watcher.stop()
                 self.uploads.close(self.stop_deadline)  # before the client and the database
+                self.io.stop()
                 self._client.close()
                 self._state.close()
                 self.notifier.close()
         if self._fatal_error is not None:
             raise self._fatal_error
         log.info("daemon.stopped", exit_code=code)
+        stuck = self.jobs.stuck()
+        if stuck:
+            log.warning("daemon.io_stuck", folders=stuck,
+                        note="a filesystem call on these folders has not returned: the "
+                             "process ends once it does (the kernel holds it until then)")
         return code
 
     def _run(self) -> int:
@@ -194,6 +214,7 @@ class Daemon:
         for folder in self.config.folders:
             self._add_folder(folder)
         self.watcher.start()
+        self.io.start(self.queue)
         self.notifier.ready()
         self.heartbeat.start()
         log.info("daemon.ready", folders=len(self._folders))
@@ -223,8 +244,11 @@ class Daemon:
         now = time.monotonic()
         if self.schedule.busy(now) or self.schedule.backing_off(now):
             return
-        if not self._initial_sync_done and all(r.resolved or not r.available
-                                               for r in self._folders.values()):
+        # Done once every folder was mapped and no file still waits to settle (on a share
+        # every file waits on the first pass: nothing was uploaded yet).
+        if not self._initial_sync_done and all(
+                (r.resolved and not r.waiting_streak) or not r.available
+                for r in self._folders.values()):
             self._initial_sync_done = True
             log.info("daemon.initial_sync_done", folders=len(self._folders))
         self.activity.set("paused: every folder" if self.pauses.snapshot().all
@@ -233,6 +257,7 @@ class Daemon:
     # -- folders ----------------------------------------------------------------------------
 
     def _add_folder(self, folder: FolderConfig) -> None:
+        self.io.folder(folder.key, folder.io_timeout)
         watch = self.watcher.add(folder.key, folder.path, folder.watch, folder.poll_interval)
         log.info("watch.added", folder=str(folder.path), mode=watch.mode, reason=watch.reason)
         self._folders[folder.key] = FolderRun.start(folder, watch_mode=watch.mode,
@@ -242,10 +267,12 @@ class Daemon:
         """Stop watching a folder; ``forget``: it left the configuration, so its status,
         failures and hashes go too (`status` would show it for ever otherwise)."""
         self.watcher.remove(key)
+        self.io.remove(key)
         run = self._folders.pop(key)
         for target_key in run.targets:
             self.schedule.forget(target_key)
             self.rechecks.forget(target_key)
+            self.governor.forget(target_key)
             if forget and self._state is not None:
                 self._state.remove_folder(target_key)
                 if self._engine is not None:
@@ -289,6 +316,13 @@ class Daemon:
 
     # -- the work ---------------------------------------------------------------------------
 
+    def _take_status(self) -> None:
+        """Folders that went away or came back (also while a pass runs)."""
+        for status in self.queue.take_status():
+            run = self._folders.get(status.key)
+            if run is not None:
+                apply_status(status, run, time.monotonic(), self.schedule, self.activity)
+
     def _tick(self, now: float) -> None:
         for finished in self.uploads.take_finished():
             self._background_finished(finished, now)
@@ -296,24 +330,11 @@ class Daemon:
             if key in self._folders:
                 self._folders[key].next_rescan = now
                 self._folders[key].listing_asked = True  # the user may have changed Plane
-        for status in self.queue.take_status():
-            run = self._folders.get(status.key)
-            if run is None:
-                continue
-            run.available = status.available
-            if status.available:
-                log.info("sync.resumed", folder=str(run.folder.path))
-                run.next_rescan = now
-            else:
-                log.warning("sync.paused", folder=str(run.folder.path), reason=status.reason,
-                            note="nothing is deleted while the folder is away")
-                for key in run.targets:
-                    self.schedule.forget(key)
-                self.activity.folder_unavailable(list(run.targets.values()), status.reason)
+        self._take_status()
         for batch in self.queue.take_due(now):
             self._accept_batch(batch, now)
-        for run in self._folders.values():
-            if run.next_rescan <= now and run.available:
+        for run in list(self._folders.values()):
+            if run.next_rescan <= now and run.available and not self.jobs.busy(run.folder.key):
                 self._rescan(run, now)
         if self.schedule.backing_off(now) or not self.guard.check():
             return  # Plane trouble, or another process holds the recreated state directory
@@ -325,10 +346,18 @@ class Daemon:
                 return
             target = self._target(key)
             listing = self.schedule.take(key)
-            if target is not None and self.pauses.is_paused(target.folder.path):
+            owner = self._folders.get(target.folder.key) if target is not None else None
+            if target is None or owner is None or not owner.available \
+                    or self.jobs.busy(target.folder.key):
+                continue  # a folder away or held by a hung share comes back with a rescan
+            if self.pauses.is_paused(target.folder.path):
                 log.debug("sync.pass_skipped", folder=str(target.root), reason="paused")
                 continue  # resuming rescans the folder
-            if target is not None and not self._pass(target, time.monotonic(), listing):
+            allowed = self.governor.next_allowed(key, now, where=str(target.root))
+            if allowed > now:  # coalesced into a later pass (see service/passes.py)
+                self.schedule.mark(key, allowed, listing=listing)
+                continue
+            if not self._pass(target, time.monotonic(), listing):
                 return
 
     def _recheck_intervals(self) -> dict[str, float]:
@@ -344,6 +373,9 @@ class Daemon:
             return
         log.debug("batch.taken", folder=str(run.folder.path), reason=batch.reason,
                   paths=None if batch.paths is None else len(batch.paths))
+        for key in run.targets:  # hints name files that changed; rescans do not
+            self.governor.note_trigger(key, batch.reason,
+                                       claims_change=batch.paths is not None)
         run.accept_batch(batch, now, self.schedule)
 
     def _rescan(self, run: FolderRun, now: float) -> None:
@@ -361,8 +393,13 @@ class Daemon:
         assert self._client is not None
         if self._resolver is None:
             self._resolver = WorkItemResolver(self._client)
+        resolver = self._resolver
         try:
-            targets, problems = resolve_targets((run.folder,), self._resolver)
+            targets, problems = self.jobs.run(
+                run.folder.key, self.io.get(run.folder.key),
+                lambda: resolve_targets((run.folder,), resolver))
+        except FolderNotResponding:
+            return False
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -403,12 +440,27 @@ class Daemon:
         self._publish()
         self.live.pass_started(target)
         run = self._folders[target.folder.key]
-        settler = run.settler
-        settled = settler.scan_check(target.key, target.root, touch=self.heartbeat.touch)
+        # The watcher may have chosen another mode since (a share mounted over the folder).
+        run.settler.trust_ctime = self.watcher.mode_of(target.folder.key) == "inotify"
+        mark = run.settler.begin(target.key)
+        engine = self._engine_for()
+        settled = run.settler.scan_check(target.key, target.root, touch=self.heartbeat.touch)
         verify = target.key in self._verify_due
+
+        def one_pass() -> PassReport:
+            cpu = time.thread_time()
+            done = engine.sync_target(target, settled=settled, verify=verify,
+                                      listing=listing)
+            done.cpu_seconds = time.thread_time() - cpu
+            return done
+
         try:
-            report = self._engine_for().sync_target(target, settled=settled, listing=listing,
-                                                    verify=verify)
+            report = self.jobs.run(target.folder.key, self.io.get(target.folder.key), one_pass)
+        except FolderNotResponding:
+            log.warning("sync.abandoned", folder=str(target.root), work_item=target.label,
+                        note="its filesystem does not answer; the pass runs again once it "
+                             "does")
+            return True
         except AuthError as exc:
             self._fatal(exc)
             return False
@@ -431,16 +483,25 @@ class Daemon:
         log.debug("sync.pass", folder=str(target.root), work_item=target.label,
                   uploaded=len(report.uploaded), deleted=len(report.deleted),
                   failed=len(report.failed), waiting=len(report.waiting),
-                  listed=report.listed, ms=round((later - now) * 1000))
+                  listed=report.listed, hashed=report.hashed,
+                  hashed_bytes=report.hashed_bytes, cpu_ms=round(report.cpu_seconds * 1000),
+                  ms=round((later - now) * 1000))
+        if report.unavailable is None and report.error is None:
+            run.settler.end(target.key, mark)  # forget files gone or vouched for by the cache
+        self.governor.record(target.key, now, report,
+                             rescan_interval=target.folder.rescan_interval)
         waiting = {path for path, _ in report.waiting}
-        settler.retain(target.key, waiting)  # forget files that settled or went away
         if waiting and not self._stop.is_set():
             if waiting - set(report.next_check):
                 # Look again once the files had time to settle.
-                self.schedule.mark(target.key, later + max(target.folder.settle, 0.2))
+                self.schedule.mark(target.key, later + run.recheck_delay(target.key))
+                self.governor.note_trigger(target.key, "files still settling",
+                                           claims_change=True)
             # Waits with a time of their own (someone else's pending upload, paused
             # uploads): not every pass, but when they are due.
             self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
+        else:
+            run.nothing_waiting(target.key)
         if report.failed:  # come back when the first failed file's retry is due
             assert self._state is not None
             self.schedule.mark_retry(target.key, later, [

@@ -24,6 +24,8 @@ from plane_sync.sync.targets import Target, TargetProblem
 
 log = structlog.get_logger(__name__)
 
+RECHECK_MAX = 30.0  # longest wait between two looks at files that keep changing
+
 
 @dataclass
 class FolderRun:
@@ -37,6 +39,7 @@ class FolderRun:
     unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
     listing_asked: bool = False  # the next rescan lists every work item (the user asked)
     watch_mode: str = ""  # "inotify" or "poll", as the watcher chose it
+    waiting_streak: dict[str, int] = field(default_factory=dict)  # passes with files waiting
 
     @classmethod
     def start(cls, folder: FolderConfig, *, watch_mode: str, now: float) -> FolderRun:
@@ -60,6 +63,7 @@ class FolderRun:
         if not self.resolved or not self.available:
             self.next_rescan = now
             return
+        self._note_seen(batch)
         if not isinstance(self.folder.target, SubfolderTarget):
             for key in self.targets:
                 schedule.mark(key, now)
@@ -74,6 +78,31 @@ class FolderRun:
                 schedule.mark(key, now)
             else:  # a new or renamed subfolder: map the folder again
                 self.next_rescan = now
+
+    def _note_seen(self, batch: Batch) -> None:
+        """Tell the Settler what the poll saw, so that the wait counts from the poll."""
+        subfolders = isinstance(self.folder.target, SubfolderTarget)
+        for path, (size, mtime_ns, when) in batch.seen.items():
+            key, rel = next(iter(self.targets), None), path
+            if subfolders:
+                top, _, rel = path.partition("/")
+                key = f"{self.folder.key}/{top}"
+            if key in self.targets and rel:
+                self.settler.seen(key, rel, size, mtime_ns, when)
+
+    def recheck_delay(self, key: str) -> float:
+        """When to look again at a target whose files are still settling: after ``settle``,
+        then twice as long each time files are still found changing, up to ten settle
+        times (at most RECHECK_MAX). A file written for minutes must not cost a pass (a
+        Plane listing, a walk of the share) every settle seconds."""
+        streak = self.waiting_streak.get(key, 0)
+        self.waiting_streak[key] = streak + 1
+        settle = max(self.folder.settle, 0.2)
+        delay: float = settle * 2.0 ** min(streak, 16)
+        return min(delay, max(settle, min(RECHECK_MAX, 10 * settle)))
+
+    def nothing_waiting(self, key: str) -> None:
+        self.waiting_streak.pop(key, None)
 
     def plan_next_rescan(self, now: float, jitter: float) -> None:
         interval = self.folder.rescan_interval

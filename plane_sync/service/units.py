@@ -40,6 +40,9 @@ USER_UNIT = """\
 Description=plane-sync: mirror folders into Plane work item attachments
 Documentation=https://github.com/plane-sync/plane-sync#readme
 
+# A user manager cannot order itself after system mounts (remote-fs.target): a share that is
+# mounted after the daemon started is noticed in the mount table, polled and synced then.
+
 # Give up after 5 quick failures (a crash loop helps nobody).
 StartLimitIntervalSec=600
 StartLimitBurst=5

@@ -50,6 +50,7 @@ from plane_sync.sync.size_limit import SizeLimit
 from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, StateDB
 from plane_sync.sync.targets import Target
 from plane_sync.sync.unchanged import InSyncMemory, fingerprint, unchanged_report
+from plane_sync.sync.unseen import beneath, under_any, unseen_dirs
 from plane_sync.sync.uploads import Uploader
 from plane_sync.sync.verify import Rules, compare
 
@@ -119,7 +120,10 @@ class Engine:
         scan = scan_folder(target.root, IgnoreRules(folder.include, folder.exclude),
                            recurse=folder.recurse, cache=self._hash_cache(target.key),
                            settle_ns=int(settle * 1e9), settled=settled,
-                           hash_limit=self.size_limit)
+                           hash_limit=self.size_limit,
+                           rehash_after=folder.rehash_interval or None)
+        report.fingerprint, report.hashed = scan.fingerprint, scan.hashed
+        report.hashed_bytes = scan.hashed_bytes
         if not scan.available:
             # Missing or unreadable (an unmounted share looks like this): nothing to upload
             # and nothing may be deleted, so Plane is not even asked.
@@ -151,20 +155,22 @@ class Engine:
         # Files that exist but were not taken (still written, unreadable) are not gone.
         unsettled = [p.rel_path for p in scan.problems
                      if not p.is_dir and p.kind in ("changing", "unreadable")]
+        unseen = unseen_dirs(scan)
         if not self.dry_run:
             self.recovery.recover(target, remote)
-            if _deletions_safe(scan):
+            if not unseen:
                 self.recovery.sweep_orphans(target, scan, set(unsettled))
-        safe = _deletions_safe(scan)
         ownership = note_seen(self.state, target.key, target.work_item.id, scan.files,
-                              unsettled, now=self.clock(), record=safe and not self.dry_run)
+                              unsettled, now=self.clock(), record=not self.dry_run)
         policy = Policy(external_source=self.external_source, on_change=folder.on_change,
                         on_delete=folder.on_delete, size_limit=self.size_limit,
-                        folder_available=safe,
+                        folder_available=scan.available,
                         allow_mass_delete=self.allow_mass_delete(target),
                         seen=ownership.seen, recent_deletions=ownership.recent_deletions,
                         stop_waiting_for=self._given_up_waiting(remote))
-        actions = plan(scan.files, remote, policy, unsettled=unsettled)
+        # A directory the scan could not see into holds back only what is below it.
+        visible = [a for a in remote if not beneath(a, unseen, self.external_source)]
+        actions = plan(scan.files, visible, policy, unsettled=unsettled)
         self._note_scan_problems(target, scan, report)
         if any(isinstance(a, Keep) for a in actions):
             seen_before = {normalize_rel_path(p) for p in seen_before}
@@ -196,26 +202,35 @@ class Engine:
             elif isinstance(action, Wait):
                 report.wait(action.rel_path, action.reason, self.clock() + METADATA_RECHECK)
             elif isinstance(action, Hold):
-                report.held = _with_remedy(action.reason, target, bool(action.suppressed)
-                                           and safe)
+                report.held = _with_remedy(action.reason, target, bool(action.suppressed))
         if parallel is not None:
             parallel.finish(report)  # waits for the uploads; raises what they raised
         finished = not report.stopped
         self._say_hold(target, report.held, finished)
-        if verify and finished and safe and not actions and not self.dry_run:
+        # Verify and forget only what a scan that saw into every directory can vouch for.
+        if verify and finished and not unseen and not actions and not self.dry_run:
             self._verify(target, scan, remote, unsettled, ownership.seen, report)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
         busy |= {p for p, _ in report.background}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
         if scan.available and not self.dry_run:
-            seen = {f.rel_path for f in scan.files}
+            # Hashes go only with their files: one still being written, unreadable, or in a
+            # directory that could not be listed keeps its hash for when it is seen again.
+            cache = self._hash_cache(target.key)
+            seen = {f.rel_path for f in scan.files} | set(unsettled)
+            seen |= {p for p in cache.paths() if under_any(p, unseen)}
+            if scan.volume is not None:
+                # Another filesystem under the folder (the empty mount point of a share that
+                # was unmounted a moment ago): its absence says nothing about the share's
+                # files, whose hashes are kept for when it is back.
+                seen |= cache.paths_elsewhere(scan.volume)
             self.state.prune_hashes(target.key, seen)
-            self._hash_cache(target.key).retain(seen)
+            cache.retain(seen)
             self.state.clear_skips_except(target.key, {p for p, _ in report.skipped})
             if finished:
                 self._forget_failures(target, report)
-            if safe:
+            if not unseen:
                 present = {path_key_for(p) for p in seen | set(unsettled)}
                 forget_gone(self.state, target.key, target.work_item.id, ownership, present,
                             remote, self.external_source)
@@ -368,8 +383,12 @@ class Engine:
         state: FolderState
         reason: str | None
         if report.unavailable:
-            state, reason = "unavailable", report.unavailable
-        elif report.error:
+            # Nothing was counted: keep what the last pass found (a share that went away
+            # still had those files in sync).
+            self.state.set_folder_state(target.key, str(target.root), target.label,
+                                        "unavailable", report.unavailable)
+            return
+        if report.error:
             state, reason = "error", report.error
         elif report.held:
             state, reason = "held", report.held
@@ -401,10 +420,3 @@ def _with_remedy(reason: str, target: Target, mass: bool) -> str:
     return (f"{reason}. If the files were removed on purpose, run: plane-sync sync "
             f"--allow-deletes {target.root} (stop the daemon first if it runs)")
 
-
-def _deletions_safe(scan: ScanResult) -> bool:
-    """Whether the scan saw every file that could be there: a directory it could not list,
-    or did not enter (another filesystem mounted inside, a loop, too deep), may hold files
-    that would otherwise look deleted."""
-    return scan.complete and not any(
-        p.is_dir and p.kind in ("mount", "loop", "too_deep") for p in scan.problems)

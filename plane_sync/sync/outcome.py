@@ -34,6 +34,10 @@ class PassReport:
     api_calls: int = 0
     stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
     listed: bool = False  # Plane was asked for the work item's attachments
+    fingerprint: int = 0  # of the scan's listing (see ScanResult.fingerprint)
+    hashed: int = 0  # files read this pass, and their bytes
+    hashed_bytes: int = 0
+    cpu_seconds: float = 0.0  # CPU time of the thread that ran the pass
 
     @property
     def ok(self) -> bool:

@@ -17,6 +17,10 @@ number of workers.
   file on a slow link holds back neither small files nor other folders; when it ends,
   ``on_background_done`` tells the daemon (which passes over that folder again: the listing
   then shows it). Until then any pass finds the file busy in the pool and leaves it.
+- **A share that hangs** (the daemon's I/O watchdog, :mod:`plane_sync.local.iowatch`): a
+  worker's reads of the file count for the folder, in the scope of the pass that planned the
+  upload, so a read that does not return stalls that pass as if it had made it; once the pass
+  is abandoned its uploads that have not started raise ``FolderNotResponding`` instead.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from plane_sync.core.reconcile import Upload
+from plane_sync.local import iowatch
+from plane_sync.local.iowatch import FolderNotResponding
 from plane_sync.sync.bandwidth import Bandwidth
 from plane_sync.sync.outcome import STOPPED_BEFORE, PassReport, StopFlag
 from plane_sync.sync.targets import Target
@@ -69,16 +75,20 @@ class UploadJob:
         self.succeeded: bool | None = None  # for the pool (see transfers): uploaded or failed
         self._upload = upload
         self._stop = stop
+        self._io, self._scope = iowatch.current()  # the planning pass's (module docstring)
 
     def run(self) -> None:
         if self._stop is not None and self._stop.is_set():
             self.report.stopped = True
             self.report.waiting.append((self.action.file.rel_path, STOPPED_BEFORE))
             return
+        if self._scope is not None and self._scope.abandoned:
+            raise FolderNotResponding(f"{self.target.root}: its pass was given up on")
         self.started_at = time.time()
         _running.job = self
         try:
-            self._upload(self.target, self.action, self.report)
+            with iowatch.using(self._io, self._scope):
+                self._upload(self.target, self.action, self.report)
         finally:
             _running.job = None
         report = self.report

@@ -12,7 +12,7 @@ MAX_RETRY_DELAY = 6 * 3600.0
 # within seconds of the trouble ending; each look costs one file's upload.
 FIRST_PAUSE, MAX_PAUSE = 5.0, 300.0
 
-FolderState = Literal["ok", "waiting", "unavailable", "held", "error"]
+FolderState = Literal["ok", "waiting", "unavailable", "not_responding", "held", "error"]
 
 
 @dataclass(frozen=True)

@@ -61,5 +61,12 @@ MIGRATIONS: tuple[str, ...] = (
         folder_key TEXT NOT NULL, rel_path TEXT NOT NULL, reason TEXT NOT NULL,
         next_check REAL, PRIMARY KEY (folder_key, rel_path));
     """,
+    # 4: ctime joins the hash key (-1: stored before, see hash_cache.LEGACY_CTIME), and when
+    # a file was read, for the periodic re-hash of shares whose keys cannot see every write.
+    """
+    ALTER TABLE hashes ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT -1;
+    ALTER TABLE hashes ADD COLUMN hashed_at REAL NOT NULL DEFAULT 0;
+    UPDATE hashes SET hashed_at = CAST(strftime('%s', 'now') AS REAL);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from plane_sync.errors import StateError
-from plane_sync.local.scan import FileKey
-from plane_sync.sync.hash_cache import FolderHashCache
+from plane_sync.sync.hash_cache import FolderHashCache, HashRow
 from plane_sync.sync.records import (
     MAX_RETRY_DELAY,
     DaemonStatus,
@@ -50,7 +49,7 @@ BUSY_TIMEOUT_MS = 10_000
 
 
 
-def _discard(folder_key: str, batch: list[tuple[FileKey, str, str]]) -> None:
+def _discard(folder_key: str, batch: list[HashRow]) -> None:
     """The store of a read-only hash cache."""
 
 
@@ -202,17 +201,20 @@ class StateDB(OwnershipTables):
         ``read_only``: new hashes stay in memory (a dry run writes nothing).
         """
         rows = self._query(
-            "SELECT rel_path, dev, ino, size, mtime_ns, sha256, md5 FROM hashes "
-            "WHERE folder_key = ?", (folder_key,))
+            "SELECT rel_path, dev, ino, size, mtime_ns, ctime_ns, sha256, md5, hashed_at "
+            "FROM hashes WHERE folder_key = ?", (folder_key,))
         known = {str(r[0]): tuple(r[1:]) for r in rows}
         return FolderHashCache(folder_key, known,
                                store=_discard if read_only else self._put_hashes)
 
-    def _put_hashes(self, folder_key: str,
-                    batch: list[tuple[FileKey, str, str]]) -> None:
+    def _put_hashes(self, folder_key: str, batch: list[HashRow]) -> None:
         with self._transaction() as conn:
-            conn.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             [(folder_key, *key, sha256, md5) for key, sha256, md5 in batch])
+            conn.executemany(
+                "INSERT OR REPLACE INTO hashes (folder_key, rel_path, dev, ino, size, "
+                "mtime_ns, ctime_ns, sha256, md5, hashed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(folder_key, *key, sha256, md5, hashed_at)
+                 for key, sha256, md5, hashed_at in batch])
 
     def prune_hashes(self, folder_key: str, seen_rel_paths: Iterable[str]) -> int:
         """Forget hashes of files no longer seen; returns how many were dropped."""
@@ -336,6 +338,17 @@ class StateDB(OwnershipTables):
                 (status.folder_key, status.path, status.work_item_label, status.last_sync_at,
                  status.files_in_sync, status.pending, status.failed, status.skipped,
                  status.state, status.reason))
+
+    def set_folder_state(self, folder_key: str, path: str, work_item_label: str,
+                         state: FolderState, reason: str | None) -> None:
+        """Change a folder's state and reason, keeping what its last pass counted (a share
+        that went away still had those files in sync)."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO folder_status VALUES "
+                         "(?, ?, ?, NULL, 0, 0, 0, 0, ?, ?)",
+                         (folder_key, path, work_item_label, state, reason))
+            conn.execute("UPDATE folder_status SET state = ?, reason = ? WHERE folder_key = ?",
+                         (state, reason, folder_key))
 
     def folder_statuses(self) -> list[FolderStatus]:
         rows = self._query("SELECT * FROM folder_status ORDER BY folder_key")

@@ -15,6 +15,7 @@ from plane_sync.config.load import parse_subfolder_name
 from plane_sync.config.types import FolderConfig, SingleTarget, SubfolderTarget
 from plane_sync.core.models import WorkItem
 from plane_sync.errors import AuthError, NotFound, PermissionDenied, PlaneError, PlaneUnreachable
+from plane_sync.local import iowatch
 from plane_sync.remote.client import PlaneClient
 
 
@@ -130,7 +131,8 @@ def _single_target(folder: FolderConfig, spec: SingleTarget, key: str, root: Pat
 def _subfolder_targets(folder: FolderConfig, resolver: WorkItemResolver,
                        targets: list[Target], problems: list[TargetProblem]) -> None:
     try:
-        entries = sorted(os.scandir(folder.path), key=lambda e: e.name)
+        with iowatch.fs_section("listing subfolders"):
+            entries = sorted(os.scandir(folder.path), key=lambda e: e.name)
     except OSError as exc:
         problems.append(TargetProblem(folder, folder.key, folder.path, "subfolders",
                                       f"cannot list {folder.path}: {exc.strerror or exc}",

@@ -49,6 +49,7 @@ from plane_sync.errors import (
     StorageRejected,
     UploadError,
 )
+from plane_sync.local import iowatch
 from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.upload import upload_file
 from plane_sync.sync.outcome import PassReport, Progress
@@ -233,7 +234,7 @@ class Uploader:
                 mime_type=action.mime_type, size=file.size, sha256=file.sha256,
                 external_id=action.external_id, external_source=self.external_source,
                 size_limit=self.size_limit, on_created=journal,
-                on_progress=self.progress.on_bytes)
+                on_progress=self.progress.on_bytes, read_guard=iowatch.fs_section)
         except LocalFileError:
             # Refused before anything was sent to Plane: there is nothing to remember.
             self.state.intent_remove(*key)

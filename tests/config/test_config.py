@@ -73,8 +73,8 @@ def test_example_file_loads_and_shows_every_key() -> None:
     for key in ("url", "api_key", "api_key_file", "workspace", "ca_bundle", "timeout",
                 "rate_limit", "external_source", "file_size_limit", "state_dir", "include",
                 "exclude", "exclude_defaults", "recurse", "on_change", "on_delete", "watch",
-                "poll_interval", "settle", "rescan_interval", "work_items", "project",
-                "level", "format"):
+                "poll_interval", "settle", "rescan_interval", "rehash_interval",
+                "io_timeout", "work_items", "project", "level", "format"):
         assert f"{key}:" in text, key
 
 
@@ -91,6 +91,7 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
     assert (folder.recurse, folder.on_change, folder.on_delete, folder.watch) == (
         True, "replace", "keep", "auto")
     assert (folder.poll_interval, folder.settle, folder.rescan_interval) == (30.0, 2.0, 600.0)
+    assert (folder.rehash_interval, folder.io_timeout) == (7 * 86400.0, 30.0)
     assert (config.log.level, config.log.format) == ("info", "auto")
     assert config.source == Path("test.yaml")
 
@@ -651,3 +652,30 @@ def test_an_unclosed_quote_says_where_it_started() -> None:
     assert problems_of('plane:\n  url: "https://x\nfolders: []\n') == [
         "line 4, column 1: YAML syntax error: found unexpected end of stream "
         "(while scanning a quoted scalar that starts at line 2, column 8)"]
+
+
+def test_rehash_interval_may_be_zero_and_io_timeout_may_not() -> None:
+    text = PLANE + ONE_FOLDER + "    rehash_interval: 0\n    io_timeout: 5s\n"
+    (folder,) = parse(text).folders
+    assert (folder.rehash_interval, folder.io_timeout) == (0.0, 5.0)
+    with pytest.raises(ConfigError, match=r"folders\[0\]\.io_timeout: must be more than zero"):
+        parse(PLANE + ONE_FOLDER + "    io_timeout: 0\n")
+
+
+def test_status_loads_the_config_without_resolving_folder_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hung share would hang realpath(): status must not call it on a folder."""
+    config = tmp_path / "c.yaml"
+    config.write_text(PLANE + ONE_FOLDER)
+    resolved: list[str] = []
+    real = os.path.realpath
+
+    def spy(path: object, *args: object, **kwargs: object) -> str:
+        resolved.append(str(path))
+        return real(path, *args, **kwargs)  # type: ignore[arg-type,call-overload]
+
+    monkeypatch.setattr(os.path, "realpath", spy)
+    folder = load_config(config, env=ENV, touch_folders=False).folders[0].path
+    assert str(folder) not in resolved
+    load_config(config, env=ENV)
+    assert str(folder) in resolved  # the other commands compare real paths

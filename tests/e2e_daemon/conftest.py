@@ -112,6 +112,12 @@ class DaemonProcess:
         path relative to it, work_item, bytes and ms)."""
         return self.events("upload.done", all_runs=all_runs)
 
+    def wait_passes_uploaded(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until the ``sync.pass`` lines (debug) account for ``count`` uploads: the pass
+        that uploaded the last file has ended (its uploads show in Plane before that)."""
+        wait_until(lambda: sum(e["uploaded"] for e in self.events("sync.pass")) >= count,
+                   timeout, f"passes that uploaded {count} files")
+
     def wait_event(self, name: str, timeout: float = 30.0,
                    where: Callable[[dict[str, Any]], bool] = lambda e: True,
                    ) -> dict[str, Any]:

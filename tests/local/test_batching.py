@@ -136,7 +136,11 @@ def test_settler_waits_for_a_quiet_file(tmp_path: Path, clock: FakeClock) -> Non
     result = s.check("k", tmp_path, ["a.bin"])
     assert result.stable == {"a.bin"}
     assert result.forced == set()
-    assert s.tracked() == 0
+    # Remembered as settled: the next look, unchanged, does not start a new wait.
+    assert s.check("k", tmp_path, ["a.bin"]).stable == {"a.bin"}
+    with f.open("ab") as fh:
+        fh.write(b"3")
+    assert s.check("k", tmp_path, ["a.bin"]).changing == {"a.bin"}  # changed again: waits
 
 
 def test_settler_takes_a_file_that_never_settles_after_max_wait(clock: FakeClock) -> None:
@@ -188,3 +192,63 @@ def test_settler_retain_forgets_all_but_the_still_changing(clock: FakeClock) -> 
     clock.now += 2.0
     assert s.observe("k", "b", 1, 1) == "stable"  # still remembered
     assert s.observe("k", "a", 1, 1) == "changing"  # forgotten: a first look again
+
+
+def test_settler_two_groups_a_settle_apart_do_not_keep_each_other_waiting(
+        clock: FakeClock) -> None:
+    """The pass loop seen after a share came back: group A first seen at t, group B at
+    t + settle/2; a pass every settle seconds. Each pass used to forget what settled, so
+    the next pass saw it "for the first time" again and waited: for ever."""
+    s = Settler(settle=2.0, max_wait=60.0, clock=clock, trust_ctime=False)
+    passes = 0
+    pending = True
+    looked_at = {"a1", "a2"}
+    while pending and passes < 20:
+        passes += 1
+        mark = s.begin("k")
+        verdicts = {name: s.observe("k", name, 1, 1) for name in sorted(looked_at)}
+        s.end("k", mark)
+        pending = "changing" in verdicts.values()
+        if passes == 1:
+            clock.now += 1.0
+            looked_at |= {"b1", "b2"}  # the second group joins half a settle later
+        else:
+            clock.now += 2.0
+    assert not pending and passes <= 3
+
+
+def test_settler_end_forgets_what_the_pass_did_not_look_at(clock: FakeClock) -> None:
+    s = Settler(settle=2.0, clock=clock, trust_ctime=False)
+    s.observe("k", "gone", 1, 1)
+    s.observe("k", "kept", 1, 1)
+    s.observe("other", "x", 1, 1)
+    clock.now += 1.0
+    mark = s.begin("k")
+    s.observe("k", "kept", 1, 1)
+    s.end("k", mark)
+    assert s.tracked() == 2  # k/kept and other/x
+    clock.now += 1.0
+    assert s.observe("k", "kept", 1, 1) == "stable"
+
+
+def test_settler_counts_the_wait_from_what_a_poll_saw(clock: FakeClock) -> None:
+    """A poll saw the file at t; the pass comes a settle time later: one look suffices."""
+    s = Settler(settle=2.0, clock=clock, trust_ctime=False)
+    s.seen("k", "new.txt", 10, 5, when=clock.now)
+    clock.now += 2.0
+    assert s.observe("k", "new.txt", 10, 5) == "stable"
+    # The pass sees it otherwise than the poll did: it is still being written.
+    s.seen("k", "grow.txt", 10, 5, when=clock.now)
+    clock.now += 2.0
+    assert s.observe("k", "grow.txt", 20, 6) == "changing"
+
+
+def test_queue_keeps_the_first_sighting_of_each_state(clock: FakeClock) -> None:
+    q = ChangeQueue(quiet=1.0, clock=clock)
+    q.hint("a", "x.txt", seen=(1, 1, 10.0))
+    q.hint("a", "x.txt", seen=(1, 1, 20.0))  # the same state seen again: the first counts
+    q.hint("a", "y.txt", seen=(1, 1, 10.0))
+    q.hint("a", "y.txt", seen=(2, 2, 20.0))  # changed since: from the new sighting
+    clock.now += 5
+    [batch] = q.take_due()
+    assert batch.seen == {"x.txt": (1, 1, 10.0), "y.txt": (2, 2, 20.0)}

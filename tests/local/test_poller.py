@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from plane_sync.local.batching import ChangeQueue
+from plane_sync.local.mounts import Mount
 from plane_sync.local.poller import (
     DirFiles,
     FolderPoller,
@@ -23,16 +24,16 @@ class RecordingSink:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: object = None) -> None:
         self.calls.append(("hint", key, str(rel_path)))
 
     def rescan(self, key: str, reason: str) -> None:
         self.calls.append(("rescan", key))
 
-    def folder_unavailable(self, key: str, reason: str) -> None:
+    def folder_unavailable(self, key: str, reason: str, source: str = "watch") -> None:
         self.calls.append(("unavailable", key))
 
-    def folder_available(self, key: str) -> None:
+    def folder_available(self, key: str, source: str = "watch") -> None:
         self.calls.append(("available", key))
 
 
@@ -47,7 +48,10 @@ def test_snapshot_lists_regular_files_relative_posix(tmp_path: Path) -> None:
     files = snapshot_files(snap)
     assert set(files) == {"top.txt", "a/b/deep.txt"}
     st = (tmp_path / "a" / "b" / "deep.txt").stat()
-    assert files["a/b/deep.txt"] == (2, st.st_mtime_ns, st.st_ino)
+    assert files["a/b/deep.txt"] == (2, st.st_mtime_ns, st.st_ino, st.st_mode)
+    # On FUSE shares inode numbers are made up: left out.
+    fuse = snapshot_files(snapshot_tree(tmp_path, full=False))
+    assert fuse["a/b/deep.txt"] == (2, st.st_mtime_ns, st.st_mode)
 
 
 def test_snapshot_of_missing_root_raises(tmp_path: Path) -> None:
@@ -98,6 +102,16 @@ def test_an_atime_only_change_is_no_change(tmp_path: Path) -> None:
     mtime_ns = f.stat().st_mtime_ns
     os.utime(f, ns=(mtime_ns + 7_000_000_000, mtime_ns))
     assert diff_snapshots(before, snapshot_tree(tmp_path)) == []
+
+
+def test_a_chmod_alone_is_a_change(tmp_path: Path) -> None:
+    """A file made readable again (chmod) must be looked at: nothing else about it moved."""
+    f = tmp_path / "f.txt"
+    f.write_text("aa")
+    f.chmod(0o000)
+    before = snapshot_tree(tmp_path, full=False)
+    f.chmod(0o644)
+    assert diff_snapshots(before, snapshot_tree(tmp_path, full=False)) == ["f.txt"]
 
 
 def test_unreadable_subdirectory_keeps_its_previous_entries(
@@ -228,11 +242,18 @@ def test_vanished_root_is_unavailable_not_deleted_then_rescanned(tmp_path: Path)
     assert poller.poll_once() == ["b.txt"]
 
 
-def test_root_on_another_mount_counts_as_unmounted(tmp_path: Path) -> None:
-    probe = RootProbe(tmp_path, expected_mount="/definitely/not/the/mount")
-    reason = probe.check()
-    assert reason is not None
-    assert "share unmounted?" in reason
+def test_a_poll_on_another_mount_than_armed_reports_nothing(tmp_path: Path) -> None:
+    """What a moved mount means is the watcher's to say (test_watch_mounts.py): the poller
+    only does not walk it (an unmounted share's empty mount point would look like every
+    file deleted)."""
+    (tmp_path / "a.txt").write_text("a")
+    probe = RootProbe(tmp_path)
+    probe.arm(str(tmp_path), Mount("/definitely/not/the/mount", "cifs", "//x/y", -7))
+    assert probe.mount_moved()
+    sink = RecordingSink()
+    poller = FolderPoller("f", tmp_path, sink, interval=3600, probe=probe)
+    assert poller.poll_once() == [] and poller.poll_once() == []
+    assert sink.calls == []
 
 
 @pytest.mark.timeout(60)

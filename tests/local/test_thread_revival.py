@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from plane_sync.local.batching import ChangeQueue
+from plane_sync.local.batching import ChangeQueue, Seen
 from plane_sync.local.threads import MAX_DELAY, RestartBudget, ThreadKeeper, guarded_thread
 from plane_sync.local.watch import Watcher
 
@@ -31,11 +31,11 @@ class DeadlySink(ChangeQueue):
         super().__init__(quiet=0.05, max_wait=1.0)
         self.armed = False
 
-    def hint(self, key: str, rel_path: str | None) -> None:
+    def hint(self, key: str, rel_path: str | None, seen: Seen | None = None) -> None:
         if self.armed:
             self.armed = False
             raise SystemExit("killed by the test")
-        super().hint(key, rel_path)
+        super().hint(key, rel_path, seen)
 
 
 @pytest.fixture

@@ -65,6 +65,17 @@ def test_local_folder_uses_inotify_and_a_written_file_is_hinted(
     assert {b.key for b in batches} == {"docs"}
 
 
+def test_a_chmod_alone_is_hinted(tmp_path: Path, watcher: Watcher,
+                                 queue: ChangeQueue) -> None:
+    """A file made readable again changes nothing but its mode: it must still be looked at."""
+    (tmp_path / "locked.pdf").write_bytes(b"%PDF")
+    (tmp_path / "locked.pdf").chmod(0o000)
+    watcher.add("docs", tmp_path)
+    watcher.start()
+    (tmp_path / "locked.pdf").chmod(0o644)
+    assert "locked.pdf" in hinted(collect_until(queue, lambda b: "locked.pdf" in hinted(b)))
+
+
 def test_files_written_into_a_just_created_directory_all_arrive(
     tmp_path: Path, watcher: Watcher, queue: ChangeQueue
 ) -> None:

@@ -92,3 +92,10 @@ def test_systemd_analyze_verify(name: str, tmp_path: Path) -> None:
     complaints = [line for line in (result.stdout + result.stderr).splitlines() if name in line]
     assert result.returncode == 0, result.stderr
     assert complaints == []
+
+
+def test_server_unit_starts_after_the_shares_and_says_how_to_wait_for_one() -> None:
+    unit = directives(UNITS / "plane-sync-server.service")["Unit"]
+    assert "remote-fs.target" in unit["After"][0].split()
+    text = (UNITS / "plane-sync-server.service").read_text()
+    assert "#   RequiresMountsFor=/mnt/share" in text

@@ -175,3 +175,43 @@ def test_a_large_file_goes_on_in_the_background_while_the_pass_ends(
         assert state.journal_entries() == [] and state.intents() == []
     detached.close(10)
     assert attached(emulator) == sorted([*names, "big.bin"])
+
+
+def test_a_worker_stuck_reading_a_share_gets_its_pass_abandoned_and_nothing_after_it(
+        emulator: Emulator, client: PlaneClient, pool: TransferPool, tmp_path: Path) -> None:
+    """The daemon's I/O watchdog (issue 13) with the upload workers (issue 10): the pass
+    thread only waits for its uploads, so the worker's read must count as the pass's; once
+    the pass is given up on, none of its uploads goes on when the share answers."""
+    from plane_sync.local import iowatch
+    from plane_sync.local.iowatch import FolderIO, FolderNotResponding
+    from plane_sync.service.folder_jobs import FolderJobs
+
+    files(tmp_path / "docs", 3)
+    release, entered = threading.Event(), []
+    with StateDB(tmp_path / "state.db") as state:
+        engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync",
+                        transfers=Transfers(pool))
+        real = engine._upload
+
+        def reading_a_hung_share(target: Target, action: object, report: PassReport) -> None:
+            entered.append(1)
+            with iowatch.fs_section("read"):  # as remote.upload reads a file of the share
+                release.wait(30)
+            real(target, action, report)  # type: ignore[arg-type]
+
+        engine._upload = reading_a_hung_share  # type: ignore[method-assign]
+        jobs = FolderJobs(threading.Event())
+        target = make_target(tmp_path / "docs", emulator)
+        try:
+            with pytest.raises(FolderNotResponding):
+                jobs.run("f", FolderIO("f", timeout=0.5), lambda: engine.sync_target(target))
+            assert jobs.busy("f")  # the folder gets no new pass meanwhile
+        finally:
+            release.set()  # the server answers
+        for _ in range(200):
+            if not jobs.busy("f"):
+                break
+            threading.Event().wait(0.05)
+        assert not jobs.busy("f")
+    assert entered == [1]  # one upload (the pool's first) began; none after the abandon
+    assert attached(emulator) == []

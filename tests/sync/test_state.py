@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from plane_sync.errors import StateError
 from plane_sync.local.ignore import IgnoreRules
-from plane_sync.local.scan import FileKey, scan_folder
+from plane_sync.local.scan import CachedHash, FileKey, scan_folder
 from plane_sync.sync.schema import MIGRATIONS
 from plane_sync.sync.state import (
     MAX_RETRY_DELAY,
@@ -204,15 +205,22 @@ def test_remove_folder_forgets_everything_about_it(db: StateDB) -> None:
     assert db.failures() == [] and db.skips() == [] and db.folder_statuses() == []
 
 
-def test_hash_cache_misses_when_inode_size_or_mtime_change(db: StateDB) -> None:
-    key = FileKey("a.pdf", dev=1, ino=2, size=3, mtime_ns=4)
+def _hashes(entry: CachedHash | None) -> tuple[str, str] | None:
+    return None if entry is None else (entry.sha256, entry.md5)
+
+
+def test_hash_cache_misses_when_inode_size_mtime_or_ctime_change(db: StateDB) -> None:
+    key = FileKey("a.pdf", dev=1, ino=2, size=3, mtime_ns=4, ctime_ns=5)
     with db.hash_cache(FOLDER) as writer:
         writer.put(key, "sha", "md5")
     cache = db.hash_cache(FOLDER)  # a fresh load from the database
-    assert cache.get(key) == ("sha", "md5")
+    entry = cache.get(key)
+    assert _hashes(entry) == ("sha", "md5")
+    assert entry is not None and abs(entry.hashed_at - time.time()) < 60
     assert cache.get(key._replace(ino=20)) is None
     assert cache.get(key._replace(size=30)) is None
     assert cache.get(key._replace(mtime_ns=40)) is None
+    assert cache.get(key._replace(ctime_ns=50)) is None
     assert cache.get(key._replace(dev=10)) is None
     assert db.hash_cache("other-folder").get(key) is None
 
@@ -230,7 +238,7 @@ def test_hash_cache_serves_a_real_scan_and_prunes(db: StateDB, tmp_path: Path) -
         def __init__(self) -> None:
             self.inner = db.hash_cache(FOLDER)
 
-        def get(self, key: FileKey) -> tuple[str, str] | None:
+        def get(self, key: FileKey) -> CachedHash | None:
             return self.inner.get(key)
 
         def put(self, key: FileKey, sha256: str, md5: str) -> None:
@@ -253,11 +261,11 @@ def test_hash_cache_writes_in_batches(db: StateDB) -> None:
     writer.FLUSH_EVERY = 2
     for key in keys:
         writer.put(key, "s", "m")
-    assert writer.get(keys[2]) == ("s", "m")  # visible to its own scan at once
+    assert _hashes(writer.get(keys[2])) == ("s", "m")  # visible to its own scan at once
     stored = db.hash_cache(FOLDER)
-    assert [stored.get(k) for k in keys] == [("s", "m"), ("s", "m"), None]
+    assert [_hashes(stored.get(k)) for k in keys] == [("s", "m"), ("s", "m"), None]
     writer.flush()
-    assert db.hash_cache(FOLDER).get(keys[2]) == ("s", "m")
+    assert _hashes(db.hash_cache(FOLDER).get(keys[2])) == ("s", "m")
 
 
 def test_intents_round_trip(tmp_path: Path) -> None:
@@ -280,7 +288,7 @@ def test_version_one_database_is_migrated(tmp_path: Path) -> None:
         conn.execute("INSERT INTO pending VALUES ('f', 'a', 'att', 5.0)")
     conn.close()
     with StateDB(path) as db:
-        assert db.schema_version() == SCHEMA_VERSION == 3
+        assert db.schema_version() == SCHEMA_VERSION == 4
         db.intent_add(FOLDER, "item", "ext", "a", 1.0)
         assert len(db.intents()) == 1
         assert db.pending("f") == [PendingConflict("f", "a", "att", 5.0, None, 0)]
@@ -294,4 +302,26 @@ def test_hash_cache_retain_forgets_files_no_longer_seen(db: StateDB) -> None:
     cache.put(FileKey("b.txt", 1, 3, 3, 4), "t" * 64, "n" * 32)
     cache.retain({"b.txt"})
     assert cache.get(FileKey("a.txt", 1, 2, 3, 4)) is None
-    assert cache.get(FileKey("b.txt", 1, 3, 3, 4)) == ("t" * 64, "n" * 32)
+    assert _hashes(cache.get(FileKey("b.txt", 1, 3, 3, 4))) == ("t" * 64, "n" * 32)
+
+
+def test_hashes_from_schema_2_are_trusted_once_more_and_gain_the_ctime(tmp_path: Path) -> None:
+    """After the upgrade a local folder is not read again: a row stored without ctime
+    matches on what was checked then (inode, size, mtime), and is stored again with it."""
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:  # a schema 2 database with one row
+        for script in MIGRATIONS[:2]:
+            conn.executescript(script)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (2)")
+        conn.execute("INSERT INTO hashes VALUES (?, 'a.txt', 7, 2, 3, 4, 'sha', 'md5')",
+                     (FOLDER,))
+    conn.close()
+    key = FileKey("a.txt", dev=7, ino=2, size=3, mtime_ns=4, ctime_ns=99)
+    with StateDB(path) as db:
+        with db.hash_cache(FOLDER) as cache:
+            assert _hashes(cache.get(key)) == ("sha", "md5")
+            assert cache.get(key._replace(ino=5, ctime_ns=98)) is None
+        again = db.hash_cache(FOLDER)
+        assert _hashes(again.get(key)) == ("sha", "md5")  # now stored with ctime 99
+        assert again.get(key._replace(ctime_ns=100)) is None
