@@ -70,6 +70,7 @@ from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
 from plane_sync.service.live import LiveStatus
 from plane_sync.service.notes import Notes
+from plane_sync.service.pass_outcome import PassOutcome
 from plane_sync.service.passes import PassGovernor
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.recheck import Rechecks
@@ -137,6 +138,8 @@ class Daemon:
         self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
                                  folders=lambda: self.config.folders, wake=self.queue.wake)
         self._verify_due: set[str] = set()
+        self.outcome = PassOutcome(self.schedule, self.governor, self.rechecks, self.live,
+                                   self._stop, self._verify_due, on_pass)
         self.guard: StateDirGuard
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -475,41 +478,8 @@ class Daemon:
             self.schedule.mark(target.key, time.monotonic(), listing=listing)
             return False
         self.schedule.recovered()
-        later = time.monotonic()
-        if report.listed:  # verified too, if due (a pass that does not list cannot)
-            self.rechecks.listed(target.key, later)
-            self._verify_due.discard(target.key)
-        # One line per pass (debug): lets a soak test hold passes against list requests.
-        log.debug("sync.pass", folder=str(target.root), work_item=target.label,
-                  uploaded=len(report.uploaded), deleted=len(report.deleted),
-                  failed=len(report.failed), waiting=len(report.waiting),
-                  listed=report.listed, hashed=report.hashed,
-                  hashed_bytes=report.hashed_bytes, cpu_ms=round(report.cpu_seconds * 1000),
-                  ms=round((later - now) * 1000))
-        if report.unavailable is None and report.error is None:
-            run.settler.end(target.key, mark)  # forget files gone or vouched for by the cache
-        self.governor.record(target.key, now, report,
-                             rescan_interval=target.folder.rescan_interval)
-        waiting = {path for path, _ in report.waiting}
-        if waiting and not self._stop.is_set():
-            if waiting - set(report.next_check):
-                # Look again once the files had time to settle.
-                self.schedule.mark(target.key, later + run.recheck_delay(target.key))
-                self.governor.note_trigger(target.key, "files still settling",
-                                           claims_change=True)
-            # Waits with a time of their own (someone else's pending upload, paused
-            # uploads): not every pass, but when they are due.
-            self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
-        else:
-            run.nothing_waiting(target.key)
-        if report.failed:  # come back when the first failed file's retry is due
-            assert self._state is not None
-            self.schedule.mark_retry(target.key, later, [
-                f.next_retry_at for f in self._state.failures(target.key)
-                if not f.permanent and f.next_retry_at is not None])
-        self.live.pass_done(target, report)
-        if self.on_pass is not None:
-            self.on_pass(report)
+        assert self._state is not None
+        self.outcome.record(target, run, report, self._state, started=now, settle_mark=mark)
         return True
 
     def _background_finished(self, finished: Finished, now: float) -> None:

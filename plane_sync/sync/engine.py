@@ -41,13 +41,14 @@ from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
 from plane_sync.sync.conditions import Conditions
+from plane_sync.sync.folder_status import record_status
 from plane_sync.sync.outcome import STOPPED_BEFORE, PassReport, Progress, StopFlag
 from plane_sync.sync.ownership import forget_gone, note_seen, path_key_of
 from plane_sync.sync.parallel import PassUploads, Transfers, count_sent
 from plane_sync.sync.pending import clock_time
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.size_limit import SizeLimit
-from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, StateDB
+from plane_sync.sync.state import FolderHashCache, StateDB
 from plane_sync.sync.targets import Target
 from plane_sync.sync.unchanged import InSyncMemory, fingerprint, unchanged_report
 from plane_sync.sync.unseen import beneath, under_any, unseen_dirs
@@ -378,39 +379,8 @@ class Engine:
         self.progress.on_bytes(nbytes)
 
     def _record_status(self, target: Target, report: PassReport) -> None:
-        if self.dry_run:
-            return
-        state: FolderState
-        reason: str | None
-        if report.unavailable:
-            # Nothing was counted: keep what the last pass found (a share that went away
-            # still had those files in sync).
-            self.state.set_folder_state(target.key, str(target.root), target.label,
-                                        "unavailable", report.unavailable)
-            return
-        if report.error:
-            state, reason = "error", report.error
-        elif report.held:
-            state, reason = "held", report.held
-        elif report.failed:
-            state, reason = "error", f"{len(report.failed)} file(s) failed"
-        elif report.differences:
-            state, reason = "error", (f"verify found {len(report.differences)} difference(s): "
-                                      + "; ".join(f"{p} ({w})" for p, w in
-                                                  report.differences[:3]))
-        elif report.paused:
-            state, reason = "waiting", report.paused
-        elif report.waiting:
-            state, reason = "waiting", f"{len(report.waiting)} file(s) waiting"
-        else:
-            state, reason = "ok", None
-        self.state.set_waiting(target.key, [(p, r, report.next_check.get(p))
-                                            for p, r in report.waiting])
-        self.state.set_folder_status(FolderStatus(
-            folder_key=target.key, path=str(target.root), work_item_label=target.label,
-            last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
-            pending=len(report.waiting) + len(report.background), failed=len(report.failed),
-            skipped=len(report.skipped), state=state, reason=reason))
+        if not self.dry_run:
+            record_status(self.state, target, report, self.clock())
 
 
 def _with_remedy(reason: str, target: Target, mass: bool) -> str:
