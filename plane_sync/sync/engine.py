@@ -141,6 +141,9 @@ class Engine:
                 self._record_status(target, report)
                 return report
         report.listed = True
+        # What this pass does to Plane is only vouched for by its own clean end: a pass that
+        # raises part-way (after an upload, say) must not leave the old clean state behind.
+        self.known_clean.forget(target.key)
         try:
             remote = self.client.list_attachments(target.work_item)
         except PlaneError as exc:

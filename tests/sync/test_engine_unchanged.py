@@ -134,3 +134,25 @@ def test_a_dry_run_always_lists(emulator: Emulator, client: PlaneClient, state: 
     _, target, _ = setup
     dry = Engine(client, state, size_limit=LIMIT, external_source="plane-sync", dry_run=True)
     assert dry.sync_target(target, listing=False).listed
+
+
+def test_a_pass_that_ended_abnormally_after_changing_plane_is_not_taken_as_the_last_clean(
+        emulator: Emulator, setup: tuple[Engine, Target, Path]) -> None:
+    """The soak test's case: a pass uploads b.txt and then raises (server trouble, a stop);
+    b.txt is deleted again. The folder now looks as it did at the last clean pass, but Plane
+    holds b.txt: the next pass must list and delete it, not skip as "unchanged"."""
+    engine, target, root = setup
+    (root / "b.txt").write_text("b")
+
+    def trouble_after_the_upload(nbytes: int) -> None:
+        raise RuntimeError("Plane trouble after the upload")
+
+    engine.uploads.progress = dataclasses.replace(engine.uploads.progress,
+                                                  on_file_done=trouble_after_the_upload)
+    with pytest.raises(RuntimeError):
+        engine.sync_target(target, listing=False)
+    names = [r["attributes"]["name"] for r in emulator.attachments(emulator.work_items[0]["id"])]
+    assert "b.txt" in names  # the upload reached Plane before the pass ended
+    (root / "b.txt").unlink()
+    report = engine.sync_target(target, listing=False)
+    assert report.listed and [name for name, _ in report.deleted] == ["b.txt"]
