@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from plane_sync.core.display import visible
-from plane_sync.core.sizes import human_size
+from plane_sync.core.sizes import human_duration, human_size
 
 WORKER_SILENT_AFTER = 120.0  # seconds without a sign of life before status points it out
 WAITING_SHOWN = 10  # per work item; the JSON has them all
@@ -25,12 +25,7 @@ def _ago(ts: float, now: float) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = max(seconds, 0.0)
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return human_duration(seconds)
 
 
 def is_paused(paused: dict[str, Any], path: str) -> bool:
@@ -41,8 +36,8 @@ def print_live(live: dict[str, Any]) -> None:
     now = time.time()
     print(f"daemon: running, pid {live['pid']}, up {_duration(now - live['started_at'])}: "
           f"{visible(live['activity'] or 'starting')}")
-    upload = live["upload"]
-    if upload is not None:
+    uploads = live.get("uploads") or ([live["upload"]] if live["upload"] else [])
+    for upload in uploads:
         share = f" ({100 * upload['done'] / upload['size']:.0f}%)" if upload["size"] else ""
         print(f"  uploading  {visible(upload['path'])} to {visible(upload['label'])}: "
               f"{human_size(upload['done'])} of {human_size(upload['size'])}{share}, "
@@ -51,13 +46,20 @@ def print_live(live: dict[str, Any]) -> None:
     if queue["files"]:
         eta = ""
         if queue["eta_seconds"] is not None:
-            eta = (f"; about {_duration(queue['eta_seconds'])} at the rate limit "
-                   f"({rate['limit']} requests per {rate['window_seconds']:g}s, "
-                   f"{queue['requests_per_file']} a file)")
-        print(f"  queue      {queue['files']} file(s), {human_size(queue['bytes'])}{eta}")
+            per_minute = queue.get("requests_per_minute")
+            at = f"{per_minute:,.0f} requests/min" if per_minute else "the rate limit"
+            workers = queue.get("workers")
+            at_once = f", {workers} uploads at once" if workers and workers > 1 else ""
+            eta = (f": about {_duration(queue['eta_seconds'])} at {at} "
+                   f"({queue['requests_per_file']} a file{at_once})")
+        print(f"  queue      {queue['files']:,} file(s), {human_size(queue['bytes'])}{eta}")
     if rate["limit"]:
+        whose = {"server": " (the server's limit, learned from its answers)",
+                 "configured": " (rate_limit in the config)",
+                 "assumed": " (Plane's default, until the server says)"}.get(
+                     rate.get("source") or "", "")
         print(f"  rate       {rate['used']} of {rate['limit']} requests used in the last "
-              f"{rate['window_seconds']:g}s")
+              f"{rate['window_seconds']:g}s{whose}")
     idle = live["worker_idle_seconds"]
     if idle is not None and idle > WORKER_SILENT_AFTER:
         print(f"  WORKER SILENT for {_duration(idle)}: no scan, upload or loop turn since "

@@ -17,12 +17,15 @@ import argparse
 import contextlib
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from plane_sync.commands.selection import folder_selection
 from plane_sync.config.types import Config
 from plane_sync.core.display import visible
+from plane_sync.remote.client import PlaneClient
+from plane_sync.service.eta import WORTH_SAYING, Pace, UploadClock
 from plane_sync.service.report import TerminalProgress, print_reports, reports_json
 from plane_sync.service.runtime import (
     STATE_FILE,
@@ -31,11 +34,14 @@ from plane_sync.service.runtime import (
     open_state,
     size_limit_source,
 )
+from plane_sync.sync.bandwidth import Bandwidth
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.oneshot import settled_pass
 from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.parallel import Transfers
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target, TargetProblem, WorkItemResolver, resolve_targets
+from plane_sync.sync.transfers import TransferPool
 
 EXIT_INTERRUPTED = 130
 
@@ -48,11 +54,18 @@ def run(config: Config, args: argparse.Namespace) -> int:
         targets, problems = resolve_targets(config.folders,
                                             WorkItemResolver(client, dry_run=dry_run))
         show_progress = sys.stderr.isatty() and not args.json
-        terminal = TerminalProgress() if show_progress else None
-        counter = UploadCounter(terminal.progress() if terminal else Progress())
+        clock = UploadClock()
+        pace = _pace_of(config, client, clock)
+        terminal = TerminalProgress(pace=pace) if show_progress else None
+        inner = terminal.progress() if terminal else (
+            Progress() if args.json or dry_run else plan_notice(pace))
+        counter = UploadCounter(inner, clock)
+        pool = TransferPool(config.plane.upload_workers, name="upload")
+        transfers = Transfers(pool, Bandwidth(config.plane.max_upload_rate))
         engine = Engine(client, state, size_limit=size_limit_source(config, client),
                         external_source=config.plane.external_source, dry_run=dry_run,
-                        progress=counter.progress(), allow_mass_delete=allowed, probe=True)
+                        progress=counter.progress(), allow_mass_delete=allowed, probe=True,
+                        transfers=transfers)
         reports: list[PassReport] = []
         current: Target | None = None
         try:
@@ -70,6 +83,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         finally:
             if terminal:
                 terminal.finish()
+            pool.close(timeout=0)  # after Ctrl-C: nothing new starts
     # Exit 0 is a promise: a hold (attachments of gone files stay because the folder looked
     # unmounted), a wait or a pause is not "in sync", and a cron job should hear about it.
     failed = any(not r.in_sync_now for r in reports) or any(
@@ -78,8 +92,29 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         print(reports_json(reports, problems, dry_run=dry_run, exit_code=code))
     else:
-        print_reports(reports, problems, dry_run=dry_run)
+        print_reports(reports, problems, dry_run=dry_run, pace=pace())
     return code
+
+
+def _pace_of(config: Config, client: PlaneClient, clock: UploadClock) -> Callable[[], Pace]:
+    """The pace the uploads keep: the limit as the limiter learned it, the bandwidth cap,
+    and, once files are done, the pace so far."""
+    def pace() -> Pace:
+        return Pace(client.limiter.per_second, workers=config.plane.upload_workers,
+                    bytes_per_second=config.plane.max_upload_rate,
+                    files_per_second=clock.files_per_second())
+    return pace
+
+
+def plan_notice(pace: Callable[[], Pace]) -> Progress:
+    """Without a terminal (cron, a log): one line on stderr for each folder's uploads that
+    will take a while, so a long run says why it is long."""
+    def plan(files: int, nbytes: int) -> None:
+        current = pace()
+        if files and current.seconds(files, nbytes) >= WORTH_SAYING:
+            print(f"plane-sync: uploading {current.describe(files, nbytes)}", file=sys.stderr,
+                  flush=True)
+    return Progress(on_plan=plan)
 
 
 @contextlib.contextmanager
@@ -103,19 +138,30 @@ def state_for(config: Config, *, dry_run: bool) -> Iterator[StateDB]:
 
 
 class UploadCounter:
-    """Counts the uploads of the folder being synced (for the Ctrl-C message), passing every
-    call on to ``inner`` (the terminal's progress line, or nothing)."""
+    """Counts the uploads of the folder being synced (for the Ctrl-C message) and times them
+    (``clock``, for the estimate), passing every call on to ``inner`` (the terminal's
+    progress line, the plan notice, or nothing)."""
 
-    def __init__(self, inner: Progress) -> None:
+    def __init__(self, inner: Progress, clock: UploadClock) -> None:
         self.inner = inner
+        self.clock = clock
         self.files_in_target = 0
+        self._lock = threading.Lock()  # upload workers call in at once
 
     def progress(self) -> Progress:
-        return Progress(on_plan=self.inner.on_plan, on_file_done=self._done)
+        return Progress(on_plan=self.inner.on_plan, on_file_start=self._start,
+                        on_file_done=self._done)
+
+    def _start(self, rel_path: str, size: int) -> None:
+        with self._lock:
+            self.clock.start()
+            self.inner.on_file_start(rel_path, size)
 
     def _done(self, nbytes: int) -> None:
-        self.files_in_target += 1
-        self.inner.on_file_done(nbytes)
+        with self._lock:
+            self.files_in_target += 1
+            self.clock.finish()
+            self.inner.on_file_done(nbytes)
 
 
 def _print_interrupted(reports: list[PassReport], problems: list[TargetProblem],

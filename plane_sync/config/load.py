@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from plane_sync.config.folders import (
     SETTING_KEYS,
@@ -44,8 +44,11 @@ from plane_sync.config.types import (
 from plane_sync.config.url import check_plane_url
 from plane_sync.config.values import (
     MAX_TIMEOUT,
+    MAX_UPLOAD_WORKERS,
     looks_like_api_key,
+    parse_count,
     parse_rate_limit,
+    parse_share,
     parse_size,
     parse_subfolder_name,
     show,
@@ -60,6 +63,8 @@ __all__ = [
 ]  # fmt: skip
 
 
+T = TypeVar("T")
+
 SYSTEM_CONFIG_PATH = Path("/etc/plane-sync/config.yaml")
 MAX_CONFIG_BYTES = 1024 * 1024  # a real one is a few KiB; with the YAML caps, bounds the time
 INTERNAL_ERROR = "internal error while reading the configuration"
@@ -67,7 +72,8 @@ INTERNAL_ERROR = "internal error while reading the configuration"
 
 _TOP_KEYS = ("plane", "state_dir", "defaults", "folders", "log", "metrics")
 _PLANE_KEYS = ("url", "api_key", "api_key_file", "workspace", "ca_bundle", "timeout",
-               "rate_limit", "external_source", "file_size_limit")
+               "rate_limit", "external_source", "file_size_limit", "recheck_share",
+               "upload_workers", "max_upload_rate")
 _LOG_KEYS = ("level", "format")
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _WORKSPACE_SLUG = re.compile(r"[A-Za-z0-9_-]+")
@@ -240,9 +246,9 @@ def _read_plane(root: Section, warnings: list[str], file_mode: int | None,
     if ca_bundle is not None and not ca_bundle.is_file():
         sec.problem("ca_bundle", f"{ca_bundle} is not a file")
     timeout = sec.seconds("timeout", 30.0, maximum=MAX_TIMEOUT)
-    rate_limit = (60, 60.0)
+    rate_limit: tuple[int, float] | None = None
     ok, raw_rate = sec.scalar("rate_limit")
-    if ok and "rate_limit" in sec:
+    if ok and raw_rate is not None:
         try:
             rate_limit = parse_rate_limit(raw_rate)
         except ValueError as exc:
@@ -259,11 +265,28 @@ def _read_plane(root: Section, warnings: list[str], file_mode: int | None,
             file_size_limit = parse_size(raw_size)
         except ValueError as exc:
             sec.problem("file_size_limit", str(exc))
+    recheck_share = _optional(sec, "recheck_share", parse_share, 0.10)
+    upload_workers = _optional(
+        sec, "upload_workers", lambda v: parse_count(v, least=1, most=MAX_UPLOAD_WORKERS), 4)
+    max_upload_rate = _optional(sec, "max_upload_rate", parse_size, None)
     if url is None or workspace is None or api_key is None:
         return None
     return PlaneSettings(url=url, api_key=api_key, workspace=workspace, ca_bundle=ca_bundle,
                          timeout=timeout, rate_limit=rate_limit, external_source=external_source,
-                         file_size_limit=file_size_limit)
+                         file_size_limit=file_size_limit, recheck_share=recheck_share,
+                         upload_workers=upload_workers, max_upload_rate=max_upload_rate)
+
+
+def _optional(sec: Section, key: str, parse: Callable[[object], T], default: T) -> T:
+    """``key`` parsed, or ``default`` when it is absent or null (a problem is noted)."""
+    ok, raw = sec.scalar(key)
+    if not ok or raw is None:
+        return default
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        sec.problem(key, str(exc))
+        return default
 
 
 def _read_url(sec: Section, warnings: list[str]) -> str | None:

@@ -31,9 +31,14 @@ class PlaneSettings:
     workspace: str
     ca_bundle: Path | None = None
     timeout: float = 30.0
-    rate_limit: tuple[int, float] = (60, 60.0)  # (requests, per seconds)
+    # (requests, per seconds): a ceiling under the server's own limit, which is learned from
+    # its answers; None: the server's limit alone
+    rate_limit: tuple[int, float] | None = None
     external_source: str = "plane-sync"
     file_size_limit: int | None = None  # None: learn it from the server
+    recheck_share: float = 0.10  # of the rate budget, for listing unchanged work items
+    upload_workers: int = 4  # uploads in flight at once
+    max_upload_rate: int | None = None  # bytes a second to storage, all uploads together
 
 
 @dataclass(frozen=True)

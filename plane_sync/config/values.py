@@ -56,6 +56,7 @@ MAX_TRASH_KEEP = 365 * DAY
 MAX_RATE_PERIOD = DAY
 MAX_RATE_REQUESTS = 1_000_000
 MAX_FILE_SIZE_LIMIT = 5 * 1024**3  # S3 takes at most 5 GiB in one POST upload
+MAX_UPLOAD_WORKERS = 16  # the rate limit, not threads, bounds uploads; more only waits
 
 
 class MalformedReference(ValueError):
@@ -199,6 +200,37 @@ def parse_rate_limit(value: object) -> tuple[int, float]:
         raise ValueError(f"{show(value)}: the period may be at most "
                          f"{describe_seconds(MAX_RATE_PERIOD)}")
     return int(count_text), float(period)
+
+
+def parse_share(value: object) -> float:
+    """A share of a whole from "10%" or a fraction like 0.1: more than 0, at most 1."""
+    problem = f'{show(value)} is not a share (write "10%" or 0.1)'
+    if isinstance(value, bool):
+        raise ValueError(problem)
+    if isinstance(value, str):
+        text = value.strip()
+        percent = text.endswith("%")
+        if percent:
+            text = text[:-1].strip()
+        if not _PLAIN_NUMBER.fullmatch(text):
+            raise ValueError(problem)
+        share = float(text) / (100 if percent else 1)
+    elif isinstance(value, int | float):
+        share = float(value)
+    else:
+        raise ValueError(problem)
+    if not 0 < share <= 1:
+        raise ValueError(f"{show(value)} must be more than 0 and at most 100%")
+    return share
+
+
+def parse_count(value: object, *, least: int, most: int) -> int:
+    """A whole number from ``least`` to ``most``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{show(value)} is not a whole number")
+    if not least <= value <= most:
+        raise ValueError(f"{show(value)} must be from {least} to {most}")
+    return value
 
 
 def parse_size(value: object) -> int:

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from types import TracebackType
 from typing import Any
 
@@ -137,6 +138,19 @@ class Emulator:
 
     def add_work_item(self, project_id: str, name: str, *, state: str = "normal") -> dict[str, Any]:
         return self._state.add_work_item(project_id, name, state).summary()
+
+    def add_attachment(self, work_item_id: str, *, name: str, size: int,
+                       external_id: str | None = None, external_source: str | None = None,
+                       mime_type: str = "application/octet-stream") -> dict[str, Any]:
+        """An attachment uploaded long ago, without the three steps (seeding benchmarks)."""
+        item = self._state.items[work_item_id]
+        row = Attachment(
+            str(uuid.uuid4()), item.id, item.project.id, self._state.workspace_id, name,
+            mime_type, size, f"{self._state.workspace_id}/{uuid.uuid4().hex}-{name}",
+            external_id, external_source, self._state.user_id, is_uploaded=True,
+            storage_metadata={"ContentLength": size, "ContentType": mime_type})
+        self._state.add_attachment(row)
+        return row.to_json()
 
     def add_api_key(self) -> str:
         key = new_api_key()

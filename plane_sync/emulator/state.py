@@ -123,6 +123,7 @@ class State:
         self.projects: dict[str, Project] = {}
         self.items: dict[str, WorkItem] = {}
         self.attachments: dict[str, Attachment] = {}
+        self._by_issue: dict[str, list[Attachment]] = {}  # creation order
 
     def user_json(self) -> dict[str, Any]:
         return {
@@ -185,8 +186,12 @@ class State:
             return None
         return row
 
+    def add_attachment(self, row: Attachment) -> None:
+        with self.lock:
+            self.attachments[row.id] = row
+            self._by_issue.setdefault(row.issue_id, []).append(row)
+
     def rows_of_issue(self, issue_id: str) -> list[Attachment]:
         """Every row of an issue (pending and deleted too), newest first."""
         with self.lock:
-            rows = [r for r in self.attachments.values() if r.issue_id == issue_id]
-        return list(reversed(rows))  # dicts keep insertion order: creation order
+            return list(reversed(self._by_issue.get(issue_id, ())))

@@ -217,7 +217,7 @@ class Views:
                 str(uuid.uuid4()), issue.id, issue.project.id, state.workspace_id, name,
                 mime_type, size_limit, asset_key, external_id, external_source, state.user_id,
             )
-            state.attachments[row.id] = row
+            state.add_attachment(row)
         expires_in = -1 if self.faults.policies_expired() else SIGNED_URL_EXPIRATION
         plane_now = dt.datetime.now(dt.UTC) - dt.timedelta(
             seconds=self.faults.settings.plane_clock_behind)

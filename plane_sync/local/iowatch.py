@@ -6,7 +6,10 @@ daemon makes such calls only on threads a hang may hold: the folder's poll threa
 thread its pass runs on, never the main loop (which answers signals and writes the status).
 This module lets those threads say where they are:
 
-- :func:`using` (per thread) names the folder whose calls the thread makes;
+- :func:`using` (per thread) names the folder whose calls the thread makes, and the *scope*
+  they count for: a job's thread is its own scope; a helper working for it (an upload worker
+  of the pass, see :mod:`plane_sync.sync.parallel`) joins the job's scope (:func:`current`),
+  so a helper stuck in a read stalls the job, and abandoning the job abandons the helper;
 - :func:`fs_section` wraps a stretch of filesystem calls (a scan, a poll, one read of a
   file being uploaded); :func:`beat` inside it says "one more call returned" (per file, per
   directory, per chunk read). Outside :func:`using` both cost almost nothing and do nothing.
@@ -54,11 +57,20 @@ class AvailabilitySink(Protocol):
 
 
 @dataclass
+class Scope:
+    """A folder job (its thread) and the helper threads working for it."""
+
+    thread: int
+    abandoned: bool = False  # set once: the job and its helpers do nothing more
+
+
+@dataclass
 class _Call:
     thread: int
     where: str
     beat: float
     clock: Callable[[], float]
+    scope: Scope
     abandoned: bool = False
 
 
@@ -88,21 +100,24 @@ class FolderIO:
         return now - worst.beat, worst.where
 
     def thread_stall(self, thread: int, now: float) -> float | None:
-        """How long ``thread`` has been in a call of this folder without a beat (None: it
-        is not in one)."""
+        """How long ``thread``, or a helper in its scope, has been in a call of this folder
+        without a beat, the longest of them (None: none is in one)."""
         with self._lock:
-            call = self._calls.get(thread)
-        return None if call is None else now - call.beat
+            beats = [c.beat for c in self._calls.values() if c.scope.thread == thread]
+        return None if not beats else now - min(beats)
 
     def abandon(self, thread: int) -> None:
-        """Nobody waits for ``thread`` any more: it stops at its next beat."""
+        """Nobody waits for ``thread`` any more: it and its helpers stop at their next beat,
+        and a helper of its scope does not start another call."""
         with self._lock:
-            call = self._calls.get(thread)
-            if call is not None:
-                call.abandoned = True
+            for call in self._calls.values():
+                if call.scope.thread == thread:
+                    call.abandoned = call.scope.abandoned = True
 
-    def _enter(self, where: str) -> _Call:
-        call = _Call(threading.get_ident(), where, self._clock(), self._clock)
+    def _enter(self, where: str, scope: Scope | None) -> _Call:
+        thread = threading.get_ident()
+        scope = scope or Scope(thread)
+        call = _Call(thread, where, self._clock(), self._clock, scope, scope.abandoned)
         with self._lock:
             self._calls[call.thread] = call
         return call
@@ -117,14 +132,21 @@ _local = threading.local()
 
 
 @contextmanager
-def using(io: FolderIO | None) -> Iterator[None]:
-    """The calling thread's filesystem sections count for ``io`` (None: for nobody)."""
-    before = getattr(_local, "io", None)
+def using(io: FolderIO | None, scope: Scope | None = None) -> Iterator[None]:
+    """The calling thread's filesystem sections count for ``io`` (None: for nobody), in
+    ``scope`` (None: a scope of its own)."""
+    before = getattr(_local, "io", None), getattr(_local, "scope", None)
     _local.io = io
+    _local.scope = scope or (Scope(threading.get_ident()) if io is not None else None)
     try:
         yield
     finally:
-        _local.io = before
+        _local.io, _local.scope = before
+
+
+def current() -> tuple[FolderIO | None, Scope | None]:
+    """The folder and scope the calling thread's calls count for, to hand to a helper."""
+    return getattr(_local, "io", None), getattr(_local, "scope", None)
 
 
 @contextmanager
@@ -135,7 +157,7 @@ def fs_section(where: str = "") -> Iterator[None]:
         yield
         beat()
         return
-    call = io._enter(where)
+    call = io._enter(where, getattr(_local, "scope", None))
     _local.call = call
     try:
         yield

@@ -25,7 +25,8 @@ from plane_sync.core.display import redact_url
 from plane_sync.core.mime import FALLBACK
 from plane_sync.core.models import CreateConflict, RemoteAttachment, UploadTicket, WorkItem
 from plane_sync.errors import BadRequest, NotFound, PermissionDenied, UnexpectedResponse
-from plane_sync.remote.ratelimit import DEFAULT_LIMIT, limiter_for
+from plane_sync.remote.answers import parse_attachment, parse_ticket
+from plane_sync.remote.ratelimit import RateLimiter, Reservation, limiter_for
 from plane_sync.remote.retry import RetryPolicy
 from plane_sync.remote.session import (
     INVALID_FILE_TYPE,
@@ -89,18 +90,21 @@ class PlaneClient:
     """Client of one Plane workspace (see the module docstring)."""
 
     def __init__(self, base_url: str, api_key: str, workspace: str, *,
-                 rate_limit: tuple[int, float] | None = DEFAULT_LIMIT, timeout: float = 30.0,
+                 rate_limit: tuple[int, float] | None = None, timeout: float = 30.0,
                  ca_bundle: str | None = None, retry: RetryPolicy | None = None,
                  transport: httpx.BaseTransport | None = None,
                  storage_transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 limiter: RateLimiter | None = None) -> None:
         root = base_url.rstrip("/")
         root = root.removesuffix("/api/v1").removesuffix("/api")
         self.base_url = root
         self.shown_url = redact_url(root)  # for messages and logs: no user:password@
         self.workspace = workspace
-        limit = rate_limit or DEFAULT_LIMIT
-        self.limiter = limiter_for(api_key, limit[0], limit[1])
+        # rate_limit is a ceiling; the limit itself is learned from the server's answers.
+        # ``limiter``: a limiter of its own instead of the key's shared one (as another
+        # process would have; benchmarks and tests).
+        self.limiter = limiter or limiter_for(api_key, rate_limit)
         self.retry = retry or RetryPolicy()
         self._session = PlaneSession(f"{root}/api/v1", api_key, limiter=self.limiter,
                                      retry=self.retry, timeout=timeout, ca_bundle=ca_bundle,
@@ -132,12 +136,13 @@ class PlaneClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _routed(self, method: str, build: Callable[[RouteFamily], str], *, what: str,
-                json: dict[str, Any] | None = None,
-                repeatable: bool | None = None) -> httpx.Response:
+                json: dict[str, Any] | None = None, repeatable: bool | None = None,
+                reserve: Reservation | None = None,
+                claim: Reservation | None = None) -> httpx.Response:
         """Request a work-item route, detecting the route family on first use."""
         routes = self._routes or NEW_ROUTES
         resp = self._session.request(method, build(routes), json=json, what=what,
-                                     repeatable=repeatable)
+                                     repeatable=repeatable, reserve=reserve, claim=claim)
         if self._routes is not None:
             return resp
         if method == "GET" and resp.status_code == 200 and json_body(resp) is None:
@@ -146,7 +151,7 @@ class PlaneClient:
                                           "page, not JSON")
         if is_unknown_route(resp):
             old = self._session.request(method, build(OLD_ROUTES), json=json, what=what,
-                                        repeatable=repeatable)
+                                        repeatable=repeatable, reserve=reserve, claim=claim)
             if is_unknown_route(old):
                 raise self._session.not_plane(
                     old, "knows neither /work-items/ nor /issues/ routes (404 without JSON)")
@@ -296,9 +301,11 @@ class PlaneClient:
         return [parse_attachment(entry) for entry in body if isinstance(entry, dict)]
 
     def create_attachment(self, work_item: WorkItem, *, name: str, mime_type: str, size: int,
-                          external_id: str | None = None,
-                          external_source: str | None = None) -> UploadTicket | CreateConflict:
-        """Step 1 of an upload: ask for storage credentials.
+                          external_id: str | None = None, external_source: str | None = None,
+                          reservation: Reservation | None = None,
+                          ) -> UploadTicket | CreateConflict:
+        """Step 1 of an upload: ask for storage credentials. ``reservation``: keep the rate
+        limit's room for the complete (see :class:`plane_sync.remote.ratelimit.Reservation`).
 
         409 (same external id/source exists, pending or not) comes back as CreateConflict.
         A POST is repeated after a timeout/5xx only when external id and source are both
@@ -312,14 +319,14 @@ class PlaneClient:
         if external_source:
             body["external_source"] = external_source
         resp = self._routed("POST", lambda r: self._item_path(work_item, r), json=body,
-                            what=what, repeatable=repeatable)
+                            what=what, repeatable=repeatable, reserve=reservation)
         if (resp.status_code == 400 and server_says(resp) == INVALID_FILE_TYPE
                 and mime_type != FALLBACK):
             # Older servers lack some types (text/markdown before 1.2.2): send the fallback.
             log.info("plane.type_fallback", refused=mime_type, work_item=work_item.label)
             body["type"] = FALLBACK
             resp = self._routed("POST", lambda r: self._item_path(work_item, r), json=body,
-                                what=what, repeatable=repeatable)
+                                what=what, repeatable=repeatable, reserve=reservation)
         if resp.status_code == 409:
             existing = json_body(resp)
             if isinstance(existing, dict) and existing.get("id"):
@@ -331,20 +338,24 @@ class PlaneClient:
             raise self._fail(resp, what)
         return parse_ticket(self._expect_json(resp, what), what)
 
-    def complete_attachment(self, work_item: WorkItem, attachment_id: str) -> None:
+    def complete_attachment(self, work_item: WorkItem, attachment_id: str, *,
+                            reservation: Reservation | None = None) -> None:
         """Step 3 of an upload: mark it uploaded. Idempotent; call it only after storage
-        answered 204 (Plane does not check that the object exists)."""
+        answered 204 (Plane does not check that the object exists). ``reservation``: the
+        create's, whose slot this takes."""
         what = f"complete attachment {attachment_id} on work item {work_item.label}"
         resp = self._routed("PATCH", lambda r: self._item_path(work_item, r, attachment_id),
-                            json={"is_uploaded": True}, what=what)
+                            json={"is_uploaded": True}, what=what, claim=reservation)
         if resp.status_code not in (200, 204):
             raise self._fail(resp, what)
 
-    def delete_attachment(self, work_item: WorkItem, attachment_id: str) -> bool:
-        """Soft-delete an attachment; False when it was already gone (404)."""
+    def delete_attachment(self, work_item: WorkItem, attachment_id: str, *,
+                          reservation: Reservation | None = None) -> bool:
+        """Soft-delete an attachment; False when it was already gone (404). ``reservation``:
+        an abandoned upload's, whose slot this takes."""
         what = f"delete attachment {attachment_id} on work item {work_item.label}"
         resp = self._routed("DELETE", lambda r: self._item_path(work_item, r, attachment_id),
-                            what=what)
+                            what=what, claim=reservation)
         if resp.status_code in (200, 204):
             return True
         if resp.status_code == 404:
@@ -370,54 +381,3 @@ class PlaneClient:
         url = str(resp.request.url.join(location))
         return download_to(self.storage_client, url, dest, retry=self.retry, sleep=self.sleep,
                            what=what)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return int(float(value))
-    except ValueError:
-        return None
-
-
-def parse_attachment(entry: dict[str, Any]) -> RemoteAttachment:
-    """One list entry -> RemoteAttachment; storage_metadata may be {}, null or partial."""
-    attributes = entry.get("attributes") or {}
-    raw_meta = entry.get("storage_metadata")
-    meta = raw_meta or {}
-    etag = meta.get("ETag") if isinstance(meta, dict) else None
-    length = meta.get("ContentLength") if isinstance(meta, dict) else None
-    size = _as_int(attributes.get("size"))
-    if size is None:
-        size = _as_int(entry.get("size")) or 0
-    return RemoteAttachment(
-        id=str(entry["id"]),
-        name=str(attributes.get("name") or ""),
-        size=size,
-        mime_type=str(attributes.get("type") or ""),
-        external_source=entry.get("external_source") or None,
-        external_id=entry.get("external_id") or None,
-        etag_md5=etag.strip('"') if isinstance(etag, str) and etag.strip('"') else None,
-        content_length=_as_int(length),
-        created_at=entry.get("created_at"),
-        # {} until Plane's background task has read the object's metadata; null if it failed.
-        metadata_pending=isinstance(raw_meta, dict) and not raw_meta,
-    )
-
-
-def parse_ticket(body: Any, what: str) -> UploadTicket:
-    """The create answer -> UploadTicket; ``upload_data: null`` (presign failed) is an error."""
-    if not isinstance(body, dict):
-        raise UnexpectedResponse(f"Plane's answer to {what} is not an object.")
-    upload = body.get("upload_data")
-    attachment = body.get("attachment") or {}
-    attachment_id = body.get("asset_id") or attachment.get("id")
-    if not isinstance(upload, dict) or not upload.get("url") or not attachment_id:
-        raise UnexpectedResponse(
-            f"Plane gave no upload credentials when asked to {what} (upload_data is "
-            f"{'missing' if upload is None else 'incomplete'}). Check the Plane server's "
-            "storage settings (AWS_S3_* / MinIO).")
-    fields = upload.get("fields") or {}
-    return UploadTicket(attachment_id=str(attachment_id), url=str(upload["url"]),
-                        fields={str(k): str(v) for k, v in fields.items()})

@@ -31,7 +31,7 @@ from plane_sync.errors import (
     ServerError,
     UnexpectedResponse,
 )
-from plane_sync.remote.ratelimit import RateLimiter
+from plane_sync.remote.ratelimit import RateLimiter, Reservation
 from plane_sync.remote.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 
 log = structlog.get_logger(__name__)
@@ -151,13 +151,15 @@ class PlaneSession:
 
     def request(self, method: str, path: str, *, json: Mapping[str, Any] | None = None,
                 params: Mapping[str, str] | None = None, what: str,
-                repeatable: bool | None = None) -> httpx.Response:
+                repeatable: bool | None = None, reserve: Reservation | None = None,
+                claim: Reservation | None = None) -> httpx.Response:
         """Send with pacing and retries; return the first answer that is not retried.
 
         ``repeatable`` says whether the request may be sent again after it may have reached
         the server (timeouts after connecting, 5xx). It defaults to True for every method but
         POST. A 429 and a failed connect are always retried: Plane throttles before the view
-        runs, and an unconnected request never arrived.
+        runs, and an unconnected request never arrived. ``reserve`` / ``claim``: see
+        :class:`plane_sync.remote.ratelimit.Reservation` (its first try only).
         """
         if repeatable is None:
             repeatable = method != "POST"
@@ -166,7 +168,8 @@ class PlaneSession:
         maybe_acted = False  # an earlier try may have reached the server
         while True:
             attempt += 1
-            permit = self.limiter.acquire(self._sleep)
+            permit = self.limiter.acquire(self._sleep, reserve=reserve, claim=claim)
+            reserve = claim = None  # a retry is a request like any other
             try:
                 response = self._http.request(method, path, json=json, params=params)
             except httpx.HTTPError as exc:
@@ -265,8 +268,8 @@ class PlaneSession:
         if status == 429:
             return RateLimited(
                 f"Plane kept answering 429 (rate limit) when asked to {what}. Another "
-                "client may be using the same API key; lower the configured rate or use a "
-                "separate key.", **kw)
+                "client may be using the same API key; give plane-sync a ceiling below the "
+                "key's limit (rate_limit) or a key of its own.", **kw)
         if status >= 500:
             return ServerError(
                 f"Plane failed to {what} ({status}){quoted} after retries. Check the Plane "

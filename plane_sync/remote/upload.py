@@ -54,6 +54,7 @@ from plane_sync.errors import (
     UploadError,
 )
 from plane_sync.remote.client import PlaneClient
+from plane_sync.remote.ratelimit import Reservation
 from plane_sync.remote.storage import (
     FileBody,
     ReadGuard,
@@ -180,11 +181,30 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
     started = time.monotonic()
     with read_guard():
         file = open_for_upload(path, size=size, size_limit=size_limit, root=root)
+    # The create keeps the rate limit's room for the complete (or the abandoning delete).
+    reservation = client.limiter.reservation()
+    try:
+        return _upload(client, work_item, file, path, reservation, started, name=name,
+                       mime_type=mime_type, size=size, sha256=sha256, external_id=external_id,
+                       external_source=external_source, on_created=on_created,
+                       storage_client=storage_client, on_progress=on_progress,
+                       read_guard=read_guard)
+    finally:
+        reservation.release()
+
+
+def _upload(client: PlaneClient, work_item: WorkItem, file: BinaryIO, path: str,
+            reservation: Reservation, started: float, *, name: str, mime_type: str,
+            size: int, sha256: str, external_id: str | None, external_source: str | None,
+            on_created: Callable[[str], None] | None, storage_client: httpx.Client | None,
+            on_progress: Callable[[int], None] | None,
+            read_guard: ReadGuard) -> UploadResult | CreateConflict:
     with file:
         try:
             created = client.create_attachment(work_item, name=name, mime_type=mime_type,
                                                size=size, external_id=external_id,
-                                               external_source=external_source)
+                                               external_source=external_source,
+                                               reservation=reservation)
         except _PASS_THROUGH:
             raise
         except PlaneError as exc:
@@ -200,9 +220,10 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
             on_created(ticket.attachment_id)
         sent = _store(client, storage_client or client.storage_client, work_item, ticket,
                       file, path=path, name=name, mime_type=mime_type, size=size,
-                      sha256=sha256, on_progress=on_progress, read_guard=read_guard)
+                      sha256=sha256, on_progress=on_progress, reservation=reservation,
+                      read_guard=read_guard)
     try:
-        client.complete_attachment(work_item, ticket.attachment_id)
+        client.complete_attachment(work_item, ticket.attachment_id, reservation=reservation)
     except _PASS_THROUGH:
         raise
     except PlaneError as exc:
@@ -220,7 +241,7 @@ def upload_file(client: PlaneClient, work_item: WorkItem, path: str | os.PathLik
 def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
            ticket: UploadTicket, file: BinaryIO, *, path: str, name: str, mime_type: str,
            size: int, sha256: str, on_progress: Callable[[int], None] | None,
-           read_guard: ReadGuard) -> int:
+           reservation: Reservation, read_guard: ReadGuard) -> int:
     """Step 2 with retries; on any failure delete the pending attachment, then raise."""
     expires = policy_expiry(ticket.fields)
     host = httpx.URL(ticket.url).host
@@ -234,7 +255,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
         try:
             resp = post_form(storage, ticket.url, body)
         except ShortFile as exc:
-            _abandon(client, work_item, ticket, path)
+            _abandon(client, work_item, ticket, path, reservation)
             raise FileChangedDuringUpload(
                 f"{path} changed while it was being sent ({exc}); the partial upload was "
                 "deleted and the file will be uploaded again once it settles.",
@@ -244,7 +265,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
             if _may_retry(client, attempt, expires):
                 _pause(client, attempt, failure, path)
                 continue
-            _abandon(client, work_item, ticket, path)
+            _abandon(client, work_item, ticket, path, reservation)
             raise UploadError(f"Storage host {host} could not be reached to upload {path} "
                               f"({failure}). Check that this machine can reach the upload "
                               "URL Plane hands out (USE_MINIO / AWS_S3_ENDPOINT_URL).",
@@ -256,7 +277,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
         if status >= 500 and _may_retry(client, attempt, expires):
             _pause(client, attempt, f"{status} {code}".strip(), path)
             continue
-        _abandon(client, work_item, ticket, path)
+        _abandon(client, work_item, ticket, path, reservation)
         advice = _advice(status, code)
         expired = status == 403 and "expired" in message.lower()
         if expired:
@@ -267,7 +288,7 @@ def _store(client: PlaneClient, storage: httpx.Client, work_item: WorkItem,
             f"to the upload of {path}. {advice}", status=status, code=code,
             path=path, expired_policy=expired, cause=advice if expired else "")
     if not hmac.compare_digest(body.sha256.hexdigest(), sha256.lower()):
-        _abandon(client, work_item, ticket, path)
+        _abandon(client, work_item, ticket, path, reservation)
         raise FileChangedDuringUpload(
             f"{path} changed while it was being uploaded: the bytes sent do not match the "
             "sha256 it had when scanned. The upload was deleted and the file will be "
@@ -298,10 +319,11 @@ def _advice(status: int, code: str) -> str:
     return "The pending attachment was deleted; the upload will be retried later."
 
 
-def _abandon(client: PlaneClient, work_item: WorkItem, ticket: UploadTicket, path: str) -> None:
+def _abandon(client: PlaneClient, work_item: WorkItem, ticket: UploadTicket, path: str,
+             reservation: Reservation) -> None:
     """Delete the pending attachment so it does not block its external id; best effort."""
     try:
-        client.delete_attachment(work_item, ticket.attachment_id)
+        client.delete_attachment(work_item, ticket.attachment_id, reservation=reservation)
         log.info("upload.abandoned", path=path, attachment_id=ticket.attachment_id)
     except PlaneError as exc:
         log.warning("upload.abandon_failed", path=path, attachment_id=ticket.attachment_id,

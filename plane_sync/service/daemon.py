@@ -6,7 +6,12 @@ happened while we were down), then react to batches of hints. A jittered periodi
 every folder catches whatever a watcher missed (an inotify overflow or more hints than the
 queue's cap already arrive as "rescan this folder").
 
-Events are hints: a batch only marks a target dirty, and a pass scans it. A file is uploaded
+Events are hints: a batch only marks a target dirty, and a pass scans it. A pass asks Plane
+for the work item's attachments only when the folder changed since its last clean pass, so
+rescans of unchanged folders cost no request; re-checks list unchanged work items anyway, the
+oldest first, within a share of the rate budget (:mod:`plane_sync.service.recheck`), and a
+rescan asked for with ``plane-sync rescan`` (or ``resume``) lists every work item of the
+folder. A file is uploaded
 once its size and mtime have held still for ``settle`` seconds, as a per-folder Settler sees
 them over successive passes (on local disks a ctime older than ``settle`` is proof enough; on
 network shares the server's clock is not trusted, so a file is looked at twice); the upload then
@@ -14,16 +19,18 @@ re-checks size and hash. A pass that finds files still changing looks again ``se
 and a file that never settles is taken as it is after ``CHANGING_MAX_WAIT`` (see
 :func:`plane_sync.local.settle.folder_settler`).
 
-One worker carries out passes one after another: the Plane rate limit, not the CPU, bounds
-throughput, and one writer keeps the journal simple. Each pass runs on a thread of its own that
-this loop waits for (service/jobs.py), so a share that hangs holds that thread, never the loop:
-signals, status and the other folders go on, and the folder is reported as not responding
-(local/iowatch.py). Passes of one target are bounded per minute and watched for loops
-(service/passes.py). Signals are acted on by a relay thread (:mod:`plane_sync.service.signals`)
-that only sets flags: SIGTERM/SIGINT stop taking work and leave the running upload
-``stop_deadline`` seconds to finish (after it, the process exits 0 and the journal makes the
-next start clean up); SIGHUP reloads the config (an invalid one is refused, the old one keeps
-running).
+Passes run one after another, each on a thread of its own that this loop waits for
+(:mod:`plane_sync.service.folder_jobs`), so a share that hangs holds that thread, never the
+loop: signals, status and the other folders go on, and the folder is reported as not
+responding (:mod:`plane_sync.local.iowatch`). Passes of one target are bounded per minute and
+watched for loops (:mod:`plane_sync.service.passes`). A pass hands its uploads to the upload
+workers (:mod:`plane_sync.service.uploads`), which share the rate limiter and whose reads count
+for the folder's watchdog, and waits for them, except for large files, which go on in the
+background while other folders are synced. Each upload writes its own journal rows. Signals
+are acted on by a relay thread (:mod:`plane_sync.service.signals`) that only sets flags:
+SIGTERM/SIGINT stop taking work and leave the running uploads ``stop_deadline`` seconds to
+finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
+reloads the config (an invalid one is refused, the old one keeps running).
 
 Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
 (5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
@@ -58,13 +65,15 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.service.activity import Activity
 from plane_sync.service.availability import apply_status
 from plane_sync.service.control_plane import serving
+from plane_sync.service.folder_jobs import FolderJobs
 from plane_sync.service.folders import FolderRun, say_problems
 from plane_sync.service.heartbeat import Heartbeat
-from plane_sync.service.jobs import FolderJobs
 from plane_sync.service.live import LiveStatus
 from plane_sync.service.notes import Notes
+from plane_sync.service.pass_outcome import PassOutcome
 from plane_sync.service.passes import PassGovernor
 from plane_sync.service.pauses import Pauses
+from plane_sync.service.recheck import Rechecks
 from plane_sync.service.reload import quiet_for, read_new_config
 from plane_sync.service.runtime import StateLock, open_client, open_state, size_limit_source
 from plane_sync.service.scheduler import Scheduler
@@ -72,6 +81,7 @@ from plane_sync.service.sdnotify import Notifier
 from plane_sync.service.signals import install_handlers
 from plane_sync.service.state_guard import StateDirGuard
 from plane_sync.service.steering import PassGate, Steering
+from plane_sync.service.uploads import DaemonUploads, Finished
 from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
@@ -105,12 +115,14 @@ class Daemon:
         self._client: PlaneClient | None = None
         self._state: StateDB | None = None
         self._engine: Engine | None = None
+        self._resolver: WorkItemResolver | None = None  # work items looked up, kept
+        self.rechecks = Rechecks(config.plane.recheck_share, rate=lambda: 0.0)
         self._fatal_error: AuthError | None = None
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
         self.notes = Notes(config.state_dir)  # lasting conditions shown by `status`
         # Passes run on threads a hung share may hold; the loop waits for them, answering
-        # signals and availability changes meanwhile (see service/jobs.py).
+        # signals and availability changes meanwhile (see service/folder_jobs.py).
         self.jobs = FolderJobs(self._stop, while_waiting=self._take_status,
                                on_progress=self.heartbeat.touch)
         self._initial_sync_done = False
@@ -121,9 +133,14 @@ class Daemon:
         self.live = LiveStatus(activity=lambda: self.activity.current, pauses=self.pauses,
                                worker_alive_at=lambda: self.heartbeat.alive_at)
         self.gate = PassGate(self._stop, self.pauses)
+        self.uploads = DaemonUploads(config, wake=self.queue.wake,
+                                     stop_for=lambda t: self.gate.for_folder(t.folder.path))
+        self.live.transfers = self.uploads.pool
         self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
                                  folders=lambda: self.config.folders, wake=self.queue.wake)
         self._verify_due: set[str] = set()
+        self.outcome = PassOutcome(self.schedule, self.governor, self.rechecks, self.live,
+                                   self._stop, self._verify_due, on_pass)
         self.guard: StateDirGuard
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -163,6 +180,10 @@ class Daemon:
             self.activity.state = self._state
             self._client = open_client(self.config, sleep=self._sleep_unless_stopping)
             self.live.rate_usage = self._client.limiter.usage
+            limiter = self._client.limiter
+            self.rechecks.rate = lambda: limiter.per_second
+            self.live.rate_source = lambda: limiter.limit.source
+            self.live.pace = lambda: self.uploads.pace(limiter)
             self.guard = StateDirGuard(lock, self._state, stop=self._stop)
             self.guard.start()
             try:
@@ -177,6 +198,7 @@ class Daemon:
                 self.guard.join()
                 self.notifier.stopping()
                 self.watcher.stop()
+                self.uploads.close(self.stop_deadline)  # before the client and the database
                 self.io.stop()
                 self._client.close()
                 self._state.close()
@@ -253,6 +275,7 @@ class Daemon:
         run = self._folders.pop(key)
         for target_key in run.targets:
             self.schedule.forget(target_key)
+            self.rechecks.forget(target_key)
             self.governor.forget(target_key)
             if forget and self._state is not None:
                 self._state.remove_folder(target_key)
@@ -287,6 +310,9 @@ class Daemon:
             if key not in self._folders:
                 self._add_folder(folder)  # its first rescan is due now
         self.config = new
+        self._resolver = None  # look the work items up again: the mapping may have changed
+        self.uploads.reconfigure(new)
+        self.rechecks.share = new.plane.recheck_share
         self.queue.quiet = quiet_for(new)
         log.info("config.reloaded", folders=len(new.folders),
                  added=sorted(str(fresh[k].path) for k in fresh.keys() - old.keys()),
@@ -302,9 +328,12 @@ class Daemon:
                 apply_status(status, run, time.monotonic(), self.schedule, self.activity)
 
     def _tick(self, now: float) -> None:
+        for finished in self.uploads.take_finished():
+            self._background_finished(finished, now)
         for key in self.steering.take_rescans():  # asked for on the control socket
             if key in self._folders:
                 self._folders[key].next_rescan = now
+                self._folders[key].listing_asked = True  # the user may have changed Plane
         self._take_status()
         for batch in self.queue.take_due(now):
             self._accept_batch(batch, now)
@@ -313,11 +342,14 @@ class Daemon:
                 self._rescan(run, now)
         if self.schedule.backing_off(now) or not self.guard.check():
             return  # Plane trouble, or another process holds the recreated state directory
+        for key in self.rechecks.due(now, self._recheck_intervals()):
+            log.debug("sync.recheck", target=key)
+            self.schedule.mark(key, now, listing=True)
         for key in self.schedule.due(now):
             if self._stop.is_set() or self._reload.is_set():
                 return
             target = self._target(key)
-            self.schedule.take(key)
+            listing = self.schedule.take(key)
             owner = self._folders.get(target.folder.key) if target is not None else None
             if target is None or owner is None or not owner.available \
                     or self.jobs.busy(target.folder.key):
@@ -327,10 +359,18 @@ class Daemon:
                 continue  # resuming rescans the folder
             allowed = self.governor.next_allowed(key, now, where=str(target.root))
             if allowed > now:  # coalesced into a later pass (see service/passes.py)
-                self.schedule.mark(key, allowed)
+                self.schedule.mark(key, allowed, listing=listing)
                 continue
-            if not self._pass(target, time.monotonic()):
+            if not self._pass(target, time.monotonic(), listing):
                 return
+
+    def _recheck_intervals(self) -> dict[str, float]:
+        """The targets that may be re-checked (their folder there, mapped, not paused) and
+        how often at most: their folder's rescan_interval; with ``direction: both`` its
+        poll_interval, since what is attached in Plane makes no local event."""
+        return {key: _recheck_interval(run.folder) for run in self._folders.values()
+                if run.available and run.resolved and not self.pauses.is_paused(run.folder.path)
+                for key in run.targets}
 
     def _accept_batch(self, batch: Batch, now: float) -> None:
         run = self._folders.get(batch.key)
@@ -356,11 +396,13 @@ class Daemon:
 
     def _resolve(self, run: FolderRun) -> bool:
         assert self._client is not None
-        client = self._client
+        if self._resolver is None:
+            self._resolver = WorkItemResolver(self._client)
+        resolver = self._resolver
         try:
             targets, problems = self.jobs.run(
                 run.folder.key, self.io.get(run.folder.key),
-                lambda: resolve_targets((run.folder,), WorkItemResolver(client)))
+                lambda: resolve_targets((run.folder,), resolver))
         except FolderNotResponding:
             return False
         except AuthError as exc:
@@ -392,11 +434,12 @@ class Daemon:
                                   size_limit=size_limit_source(self.config, self._client),
                                   external_source=self.config.plane.external_source,
                                   progress=self.live.progress(progress), stop=self.gate,
-                                  raise_server_errors=True)
+                                  raise_server_errors=True, transfers=self.uploads.transfers)
         return self._engine
 
-    def _pass(self, target: Target, now: float) -> bool:
-        """One pass over ``target``; False when Plane trouble says: stop for now."""
+    def _pass(self, target: Target, now: float, listing: bool = False) -> bool:
+        """One pass over ``target`` (``listing``: list its work item even if the folder did
+        not change); False when Plane trouble says: stop for now."""
         self.activity.set(f"syncing {target.label} ({target.root})")
         self.gate.folder = target.folder.path
         self._publish()
@@ -411,7 +454,8 @@ class Daemon:
 
         def one_pass() -> PassReport:
             cpu = time.thread_time()
-            done = engine.sync_target(target, settled=settled, verify=verify)
+            done = engine.sync_target(target, settled=settled, verify=verify,
+                                      listing=listing)
             done.cpu_seconds = time.thread_time() - cpu
             return done
 
@@ -433,7 +477,7 @@ class Daemon:
             # UploadError only when the storage host failed (Engine.raise_server_errors).
             self.live.pass_failed("storage" if isinstance(exc, UploadError) else "plane")
             self._plane_trouble(exc)
-            self.schedule.mark(target.key, time.monotonic())
+            self.schedule.mark(target.key, time.monotonic(), listing=listing)
             return False
         except OSError as exc:
             self._folder_failed(target, exc)
@@ -441,42 +485,24 @@ class Daemon:
         self.conditions.end(("pass_failed", target.key), "sync.pass_recovered",
                             folder=str(target.root), work_item=target.label)
         self.schedule.recovered()
-        self._verify_due.discard(target.key)
-        later = time.monotonic()
-        # One line per pass (debug): lets a soak test hold passes against list requests.
-        log.debug("sync.pass", folder=str(target.root), work_item=target.label,
-                  uploaded=len(report.uploaded), deleted=len(report.deleted),
-                  failed=len(report.failed), waiting=len(report.waiting),
-                  hashed=report.hashed, hashed_bytes=report.hashed_bytes,
-                  cpu_ms=round(report.cpu_seconds * 1000), ms=round((later - now) * 1000))
-        if report.unavailable is None and report.error is None:
-            run.settler.end(target.key, mark)  # forget files gone or vouched for by the cache
-        self.governor.record(target.key, now, report,
-                             rescan_interval=target.folder.rescan_interval)
-        waiting = {path for path, _ in report.waiting}
-        if waiting and not self._stop.is_set():
-            if waiting - set(report.next_check):
-                # Look again once the files had time to settle.
-                self.schedule.mark(target.key, later + run.recheck_delay(target.key))
-                self.governor.note_trigger(target.key, "files still settling",
-                                           claims_change=True)
-            # Waits with a time of their own (someone else's pending upload, paused
-            # uploads): not every pass, but when they are due.
-            self.schedule.mark_retry(target.key, later, list(report.next_check.values()))
-        else:
-            run.nothing_waiting(target.key)
-        if target.folder.direction == "both" and not self._stop.is_set():
-            # What is attached in Plane makes no local event: list again every poll_interval.
-            self.schedule.mark(target.key, later + target.folder.poll_interval)
-        if report.failed:  # come back when the first failed file's retry is due
-            assert self._state is not None
-            self.schedule.mark_retry(target.key, later, [
-                f.next_retry_at for f in self._state.failures(target.key)
-                if not f.permanent and f.next_retry_at is not None])
-        self.live.pass_done(target, report)
-        if self.on_pass is not None:
-            self.on_pass(report)
+        assert self._state is not None
+        self.outcome.record(target, run, report, self._state, started=now, settle_mark=mark)
         return True
+
+    def _background_finished(self, finished: Finished, now: float) -> None:
+        """A large upload that went on in the background ended: pass over its folder again
+        (its listing shows the upload; a failure waits for its retry), or back off."""
+        error, target = finished.error, finished.target
+        if isinstance(error, AuthError):
+            self._fatal(error)
+        elif isinstance(error, PlaneError | UploadError | StateError):
+            self.live.pass_failed("storage" if isinstance(error, UploadError) else "plane")
+            self._plane_trouble(error)
+        elif error is not None and not isinstance(error, Interrupted):
+            log.error("upload.background_failed", folder=str(target.root),
+                      error=repr(error)[:300])
+        if self._target(target.key) is not None:
+            self.schedule.mark(target.key, now)
 
     def _folder_failed(self, target: Target, exc: OSError) -> None:
         """The folder's filesystem failed mid-pass (an I/O error from a share): the daemon
@@ -505,7 +531,9 @@ class Daemon:
 
     def _sleep_time(self, now: float) -> float:
         others = [run.next_rescan for run in self._folders.values() if run.available]
-        others += [due for due in (self.queue.next_due(),) if due is not None]
+        others += [due for due in (self.queue.next_due(),
+                                   self.rechecks.next_at(now, self._recheck_intervals()))
+                   if due is not None]
         return self.schedule.sleep_time(now, others, self.notifier.watchdog_interval())
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
@@ -513,6 +541,13 @@ class Daemon:
         SIGTERM is not held up by a minute-long Retry-After."""
         if self._stop.wait(seconds):
             raise Interrupted("the daemon is stopping")
+
+
+def _recheck_interval(folder: FolderConfig) -> float:
+    if folder.direction == "both":
+        return min(folder.poll_interval, folder.rescan_interval)
+    return folder.rescan_interval
+
 
 def run_daemon(config: Config) -> int:
     daemon = Daemon(config)

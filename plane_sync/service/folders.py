@@ -37,6 +37,7 @@ class FolderRun:
     available: bool = True
     next_rescan: float = 0.0
     unresolved_retry: float = 0.0  # current delay before resolving unresolved targets again
+    listing_asked: bool = False  # the next rescan lists every work item (the user asked)
     watch_mode: str = ""  # "inotify" or "poll", as the watcher chose it
     waiting_streak: dict[str, int] = field(default_factory=dict)  # passes with files waiting
 
@@ -112,7 +113,9 @@ class FolderRun:
         self.next_rescan = now + min(self.folder.rescan_interval, max(backoff, BACKOFF_FIRST))
 
     def rescanned(self, now: float, schedule: Scheduler) -> None:
-        """The targets are known: every one gets a pass; unresolved ones are retried soon."""
+        """The targets are known: every one gets a pass (one that asks Plane only if its
+        folder changed, unless the user asked for the rescan); unresolved ones are retried
+        soon."""
         if self.has_unresolved:
             # A work item that could not be looked up (a 5xx after retries, or a typo).
             self.unresolved_retry = min(max(self.unresolved_retry * 2, BACKOFF_FIRST),
@@ -120,8 +123,9 @@ class FolderRun:
             self.next_rescan = min(self.next_rescan, now + self.unresolved_retry)
         else:
             self.unresolved_retry = 0.0
+        listing, self.listing_asked = self.listing_asked, False
         for key in self.targets:
-            schedule.mark(key, now)
+            schedule.mark(key, now, listing=listing)
 
 
 def say_problems(conditions: Conditions, folder_key: str, problems: list[TargetProblem]) -> None:

@@ -1,9 +1,10 @@
 """What the running daemon is doing, in memory, for ``plane-sync status`` and the metrics.
 
-The worker (the daemon's loop) writes: the upload in flight (bytes done, from the engine's
-progress hooks), the files still planned in the running pass, each target's last pass (what
+The worker (the daemon's loop) writes: each target's last pass (what
 waits, what is held, whether the pass went through the whole folder) and, once per loop
-turn, a copy of its folders and their schedule (:meth:`LiveStatus.publish`). The control
+turn, a copy of its folders and their schedule (:meth:`LiveStatus.publish`). The uploads in
+flight (bytes done) and those queued are read from the transfer pool at snapshot time (its
+own lock); without one, from the engine's progress hooks. The control
 socket and the metrics server read a :meth:`LiveStatus.snapshot` from their own threads.
 Everything sits behind one lock and nothing here touches the disk or the network, so a
 reader is never held up by a slow share or by Plane: a worker stuck in either shows as an
@@ -19,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from plane_sync.service.eta import REQUESTS_PER_UPLOAD, Pace
 from plane_sync.service.folders import FolderRun
 from plane_sync.service.pauses import Pauses
 from plane_sync.service.scheduler import Scheduler
 from plane_sync.sync.outcome import PassReport, Progress
+from plane_sync.sync.parallel import UploadJob
 from plane_sync.sync.targets import Target
-
-REQUESTS_PER_UPLOAD = 2  # create + complete; the storage POST does not count against Plane
+from plane_sync.sync.transfers import TransferPool
 
 RateUsage = Callable[[], tuple[int, int, float]]
 
@@ -59,6 +61,9 @@ class LiveStatus:
         self.activity = activity  # the worker's activity line (one attribute read)
         self.pauses = pauses  # asked at snapshot time: a pause shows at once
         self.rate_usage = rate_usage
+        self.pace: Callable[[], Pace] | None = None  # what bounds the uploads' speed now
+        self.rate_source: Callable[[], str] | None = None  # "server", "configured", ...
+        self.transfers: TransferPool | None = None  # the daemon's upload workers
         self.worker_alive_at = worker_alive_at  # monotonic time of the worker's last sign
         self.started_at = time.time()
         self._lock = threading.Lock()
@@ -168,7 +173,7 @@ class LiveStatus:
     def snapshot(self) -> dict[str, Any]:
         """Everything known now, as plain JSON data."""
         with self._lock:
-            upload = None if self._upload is None else dict(vars(self._upload))
+            uploads = [] if self._upload is None else [dict(vars(self._upload))]
             folders = [dict(f, targets=[dict(t) for t in f["targets"]]) for f in self._folders]
             for folder in folders:
                 pauses, path = self.pauses, folder["path"]
@@ -179,21 +184,43 @@ class LiveStatus:
                     t.update(_target_fields(live))
             queued_files, queued_bytes = self._queued_files, self._queued_bytes
             counters = dict(self.counters)
+        if self.transfers is not None:
+            uploads, queued_files, queued_bytes = _pool_view(self.transfers)
         activity = self.activity()
         used, limit, window = self.rate_usage() if self.rate_usage else (0, 0, 0.0)
         idle = None
         if self.worker_alive_at is not None:
             idle = round(time.monotonic() - self.worker_alive_at(), 1)
-        eta = (queued_files * REQUESTS_PER_UPLOAD * window / limit) if limit else None
+        pace = self.pace() if self.pace is not None else (
+            Pace(limit / window) if limit else None)
+        eta = pace.seconds(queued_files, queued_bytes) if pace is not None else None
         return {
             "activity": activity, "started_at": self.started_at,
-            "worker_idle_seconds": idle, "upload": upload,
+            "worker_idle_seconds": idle, "upload": uploads[0] if uploads else None,
+            "uploads": uploads,
             "queue": {"files": queued_files, "bytes": queued_bytes,
                       "eta_seconds": None if eta is None else round(eta, 1),
-                      "requests_per_file": REQUESTS_PER_UPLOAD},
-            "rate": {"used": used, "limit": limit, "window_seconds": window},
+                      "requests_per_file": REQUESTS_PER_UPLOAD,
+                      "requests_per_minute": None if pace is None
+                      else round(pace.requests_per_second * 60, 1),
+                      "workers": None if pace is None else pace.workers},
+            "rate": {"used": used, "limit": limit, "window_seconds": window,
+                     "source": self.rate_source() if self.rate_source else None},
             "counters": counters, "folders": folders,
         }
+
+
+def _pool_view(pool: TransferPool) -> tuple[list[dict[str, Any]], int, int]:
+    """(uploads running, files queued, bytes queued) in the transfer pool."""
+    running = []
+    for job in pool.running():
+        if isinstance(job, UploadJob):
+            target = job.target
+            running.append({"label": target.label, "folder": str(target.root),
+                            "path": job.action.file.rel_path, "size": job.size,
+                            "done": job.sent, "started_at": job.started_at or time.time()})
+    queued = pool.queued()
+    return running, len(queued), sum(job.size for job in queued)
 
 
 def _target_fields(live: _TargetLive | None) -> dict[str, Any]:

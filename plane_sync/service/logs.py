@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Literal, TextIO
@@ -102,6 +103,35 @@ def _drop_color_message(logger: WrappedLogger, method: str, event_dict: EventDic
     return event_dict
 
 
+# One lock for every writer of the log stream (structlog's and stdlib's), each line written in
+# one call under it: print() writes a line and its newline apart, and with upload workers and
+# httpcore logging on other threads a line could land between them (two events on one line,
+# which a JSON reader drops).
+_WRITE_LOCK = threading.Lock()
+
+
+class _LineLogger:
+    """structlog's logger: whole lines, under the shared lock."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def msg(self, message: str) -> None:
+        with _WRITE_LOCK:
+            self._out.write(message + "\n")
+            self._out.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stdlib handler, writing under the same lock."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with _WRITE_LOCK:
+            super().emit(record)
+
+
 def configure_logging(level: str = "info", fmt: Format = "auto", *,
                       secrets: Sequence[str] = (), stream: TextIO | None = None) -> None:
     """Configure structlog and stdlib logging; safe to call again (e.g. on SIGHUP)."""
@@ -133,7 +163,7 @@ def configure_logging(level: str = "info", fmt: Format = "auto", *,
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=lambda *args: _LineLogger(out),
         cache_logger_on_first_use=False,
     )
 
@@ -143,7 +173,7 @@ def configure_logging(level: str = "info", fmt: Format = "auto", *,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     _drop_color_message, redactor, renderer],
     )
-    handler = logging.StreamHandler(out)
+    handler = _LineHandler(out)
     handler.setFormatter(formatter)
     setattr(handler, _HANDLER_MARK, True)
     root = logging.getLogger()

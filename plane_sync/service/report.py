@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from plane_sync.core.display import visible as v
-from plane_sync.core.sizes import human_size
+from plane_sync.core.sizes import human_duration, human_size
+from plane_sync.service.eta import WORTH_SAYING, Pace
 from plane_sync.sync.outcome import PassReport, Progress
 from plane_sync.sync.targets import TargetProblem
 
@@ -16,7 +17,8 @@ __all__ = ["TerminalProgress", "human_size", "print_reports", "reports_json", "t
 
 
 def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
-                  dry_run: bool, out: TextIO = sys.stdout, totals: bool = True) -> None:
+                  dry_run: bool, out: TextIO = sys.stdout, totals: bool = True,
+                  pace: Pace | None = None) -> None:
     """Human lines; every name and reason through :func:`core.display.visible` (``v``): a
     file name must not clear the screen or forge a line of this report."""
     verb = "would upload" if dry_run else "uploaded"
@@ -60,19 +62,26 @@ def print_reports(reports: Sequence[PassReport], problems: Sequence[TargetProble
     for p in problems:
         print(f"{v(p.label)}  {v(p.path)}\n  {p.kind.upper():<12} {v(p.reason)}", file=out)
     if totals:
-        print(totals_line(reports, problems, dry_run=dry_run), file=out)
+        print(totals_line(reports, problems, dry_run=dry_run, pace=pace), file=out)
 
 
 def totals_line(reports: Sequence[PassReport], problems: Sequence[TargetProblem], *,
-                dry_run: bool) -> str:
-    """One closing line: the counts over every folder, and whether anything needs a look."""
+                dry_run: bool, pace: Pace | None = None) -> str:
+    """One closing line: the counts over every folder, and whether anything needs a look;
+    for a dry run with ``pace``, how long the uploads would take."""
     verb = "would upload" if dry_run else "uploaded"
     dverb = "would delete" if dry_run else "deleted"
     failed = sum(len(r.failed) for r in reports)
     waiting = sum(len(r.waiting) for r in reports)
     broken = sum(1 for r in reports if r.unavailable or r.error) + sum(
         1 for p in problems if p.kind != "unmapped")
-    parts = [f"{len(reports)} folder(s)", f"{sum(len(r.uploaded) for r in reports)} {verb}",
+    uploads = sum(len(r.uploaded) for r in reports)
+    would_take = ""
+    if dry_run and pace is not None and uploads:
+        seconds = pace.seconds(uploads, sum(size for r in reports for _, size in r.uploaded))
+        if seconds >= WORTH_SAYING:
+            would_take = f" (about {human_duration(seconds)} at {pace.rate_text()})"
+    parts = [f"{len(reports)} folder(s)", f"{uploads} {verb}{would_take}",
              f"{sum(len(r.deleted) for r in reports)} {dverb}",
              f"{sum(len(r.skipped) for r in reports)} skipped", f"{failed} failed"]
     if waiting:
@@ -118,10 +127,13 @@ def reports_json(reports: Sequence[PassReport], problems: Sequence[TargetProblem
 
 
 class TerminalProgress:
-    """Files and bytes done of total, redrawn in place on stderr (only on a terminal)."""
+    """Files and bytes done of total, and how long the rest takes at ``pace()``, redrawn
+    in place on stderr (only on a terminal)."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, stream: TextIO = sys.stderr,
+                 pace: Callable[[], Pace] | None = None) -> None:
         self.stream = stream
+        self.pace = pace
         self.files_total = self.bytes_total = self.files_done = self.bytes_done = 0
 
     def progress(self) -> Progress:
@@ -139,9 +151,15 @@ class TerminalProgress:
 
     def _draw(self) -> None:
         if self.files_total:
+            left = ""
+            files_left = self.files_total - self.files_done
+            if self.pace is not None and files_left > 0:
+                pace = self.pace()
+                seconds = pace.seconds(files_left, max(self.bytes_total - self.bytes_done, 0))
+                left = f"; about {human_duration(seconds)} left at {pace.rate_text()}"
             self.stream.write(
-                f"\r{self.files_done}/{self.files_total} files, "
-                f"{human_size(self.bytes_done)} of {human_size(self.bytes_total)}\x1b[K")
+                f"\r{self.files_done:,}/{self.files_total:,} files, "
+                f"{human_size(self.bytes_done)} of {human_size(self.bytes_total)}{left}\x1b[K")
             self.stream.flush()
 
     def finish(self) -> None:

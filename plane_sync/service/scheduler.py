@@ -3,9 +3,13 @@
 A target is *dirty* from the moment something says it may have changed (a batch of hints, a
 rescan, files still settling, a failed file's retry time) until a pass over it starts. Of two
 times asked for the same target the earlier wins: a change must not wait behind a failed
-file's retry a minute away. Plane trouble (unreachable, 5xx or 429 after the client's own
-retries, a storage host that keeps failing) holds every pass back for a backoff of 5 s
-doubling to 5 min, reset by the first pass that gets through.
+file's retry a minute away. A pass may be asked to *list* the work item whatever the scan
+finds (a re-check, or a rescan the user asked for); otherwise it asks Plane only when the
+folder changed (see :mod:`plane_sync.sync.unchanged`). Due passes run in the order they
+were asked for, those that must list last: uploads and deletions come first. Plane trouble
+(unreachable, 5xx or 429 after the client's own retries, a storage host that keeps failing)
+holds every pass back for a backoff of 5 s doubling to 5 min, reset by the first pass that
+gets through.
 """
 
 from __future__ import annotations
@@ -18,15 +22,20 @@ BACKOFF_FIRST, BACKOFF_MAX = 5.0, 300.0
 class Scheduler:
     def __init__(self) -> None:
         self._due: dict[str, float] = {}  # target key -> when its pass may run (monotonic)
+        self._listing: set[str] = set()  # targets whose next pass must list the work item
         self.backoff = 0.0
         self.backoff_until = 0.0
 
-    def mark(self, key: str, when: float) -> None:
-        """Run a pass over ``key`` at ``when`` at the latest."""
+    def mark(self, key: str, when: float, *, listing: bool = False) -> None:
+        """Run a pass over ``key`` at ``when`` at the latest; ``listing``: one that lists
+        the work item even if the folder did not change."""
         self._due[key] = min(self._due.get(key, when), when)
+        if listing:
+            self._listing.add(key)
 
     def forget(self, key: str) -> None:
         self._due.pop(key, None)
+        self._listing.discard(key)
 
     def when(self, key: str) -> float | None:
         """When ``key``'s pass is due; None when it is not dirty. (One dict read: safe
@@ -34,13 +43,17 @@ class Scheduler:
         return self._due.get(key)
 
     def due(self, now: float) -> list[str]:
-        """Targets whose pass is due, the longest waiting first."""
-        return [k for k, when in sorted(self._due.items(), key=lambda kv: kv[1])
-                if when <= now]
+        """Targets whose pass is due, the longest waiting first, those that must list last."""
+        ready = [(k in self._listing, when, k) for k, when in self._due.items() if when <= now]
+        return [k for _, _, k in sorted(ready)]
 
     def take(self, key: str) -> bool:
-        """Start a pass over ``key``: it is no longer dirty. False if it was not."""
-        return self._due.pop(key, None) is not None
+        """Start a pass over ``key``: it is no longer dirty. True if it must list."""
+        self._due.pop(key, None)
+        if key in self._listing:
+            self._listing.discard(key)
+            return True
+        return False
 
     def mark_retry(self, key: str, now: float, retry_at: list[float]) -> None:
         """Failed files are retried on the state's schedule, and waits with a time of their

@@ -39,6 +39,19 @@ class PassGate:
         folder = self.folder
         return self.stop.is_set() or (folder is not None and self.pauses.is_paused(folder))
 
+    def for_folder(self, folder: Path) -> FolderGate:
+        """The stop flag of an upload of ``folder`` (queued, it may start during another
+        folder's pass)."""
+        return FolderGate(self.stop, self.pauses, folder)
+
+
+class FolderGate:
+    def __init__(self, stop: threading.Event, pauses: Pauses, folder: Path) -> None:
+        self.stop, self.pauses, self.folder = stop, pauses, folder
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.pauses.is_paused(self.folder)
+
 
 class Steering:
     def __init__(self, *, state_dir: Path, pauses: Pauses, live: LiveStatus,

@@ -5,11 +5,18 @@ Uploads, and what makes them wait (retry times, a pause on every upload, someone
 pending upload), are :mod:`plane_sync.sync.uploads`; cleaning up after a crash is
 :mod:`plane_sync.sync.recovery`; which gone files a folder may delete is
 :mod:`plane_sync.sync.ownership`. A pass that finds nothing to do can be checked against the
-same scan and listing by :mod:`plane_sync.sync.verify` (the daemon does so on rescans).
+same scan and listing by :mod:`plane_sync.sync.verify` (the daemon does so whenever a pass
+lists the work item).
+
+A pass asked to list only if needed (``listing=False``, the daemon's passes that are not
+re-checks) skips the listing, and so costs no request, when the scan is what the target's
+last clean pass saw (:mod:`plane_sync.sync.unchanged`). With ``transfers`` the uploads of a
+pass run on a pool of workers (:mod:`plane_sync.sync.parallel`), each exactly as in line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
@@ -34,14 +41,17 @@ from plane_sync.local.ignore import IgnoreRules
 from plane_sync.local.scan import ScanResult, SettledCheck, scan_folder
 from plane_sync.remote.client import PlaneClient
 from plane_sync.sync.conditions import Conditions
-from plane_sync.sync.outcome import PassReport, Progress, StopFlag
+from plane_sync.sync.folder_status import record_status
+from plane_sync.sync.outcome import STOPPED_BEFORE, PassReport, Progress, StopFlag
 from plane_sync.sync.ownership import forget_gone, note_seen, path_key_of
+from plane_sync.sync.parallel import PassUploads, Transfers, count_sent
 from plane_sync.sync.pending import clock_time
 from plane_sync.sync.recovery import Recovery
 from plane_sync.sync.size_limit import SizeLimit
-from plane_sync.sync.state import FolderHashCache, FolderState, FolderStatus, StateDB
+from plane_sync.sync.state import FolderHashCache, StateDB
 from plane_sync.sync.targets import Target
 from plane_sync.sync.twoway import TwoWay
+from plane_sync.sync.unchanged import InSyncMemory, fingerprint, unchanged_report
 from plane_sync.sync.unseen import beneath, under_any, unseen_dirs
 from plane_sync.sync.uploads import Uploader
 from plane_sync.sync.verify import Rules, compare
@@ -50,7 +60,6 @@ log = structlog.get_logger(__name__)
 
 METADATA_GRACE = 120.0  # seconds a person's attachment without an MD5 yet is waited for
 METADATA_RECHECK = 5.0
-STOPPED_BEFORE = "not uploaded yet: the pass stopped first (paused, or the daemon stopping)"
 
 
 class Engine:
@@ -61,7 +70,7 @@ class Engine:
                  stop: StopFlag | None = None,
                  raise_server_errors: bool = False,
                  allow_mass_delete: Callable[[Target], bool] | None = None,
-                 probe: bool = False) -> None:
+                 probe: bool = False, transfers: Transfers | None = None) -> None:
         self.client = client
         self.state = state
         self.limits = (size_limit if isinstance(size_limit, SizeLimit)
@@ -82,13 +91,16 @@ class Engine:
         # The same for a storage host that fails (see sync.uploads) and for failed
         # deletes, which have no per-file schedule at all.
         self.raise_server_errors = raise_server_errors
+        self.transfers = transfers  # None: one upload after another, in the pass
         self._hash_caches: dict[str, FolderHashCache] = {}
+        self.known_clean = InSyncMemory()  # targets whose last pass left them clean
         self.conditions = Conditions(log)  # lasting ones (a hold) are said once
         self.recovery = Recovery(client, state, external_source=external_source,
                                  raise_server_errors=raise_server_errors)
         # probe (sync): see sync.uploads; the daemon keeps to the retry times.
         self.uploads = Uploader(client, state, self.recovery, external_source=external_source,
-                                clock=clock, progress=self.progress,
+                                clock=clock,
+                                progress=dataclasses.replace(self.progress, on_bytes=self._sent),
                                 raise_server_errors=raise_server_errors, probe=probe,
                                 skip=self._skip)
         self.twoway = TwoWay(client, state, external_source=external_source, dry_run=dry_run,
@@ -98,11 +110,14 @@ class Engine:
     # -- one pass -------------------------------------------------------------------------
 
     def sync_target(self, target: Target, *, settle: float = 0.0,
-                    settled: SettledCheck | None = None, verify: bool = False) -> PassReport:
+                    settled: SettledCheck | None = None, verify: bool = False,
+                    listing: bool = True) -> PassReport:
         """One pass. ``settle`` (seconds of mtime age) or ``settled`` (a predicate, the
         daemon's Settler) keeps files that are still being written out of it. ``verify``:
         when the pass finds nothing to do, check that with :mod:`plane_sync.sync.verify`
-        against the same scan and listing (no extra request)."""
+        against the same scan and listing (no extra request). ``listing`` False: ask Plane
+        only if the folder changed since the last clean pass (module docstring);
+        ``report.listed`` says whether it did."""
         report = PassReport(target.key, target.label, str(target.root))
         folder = target.folder
         self.size_limit = self.uploads.size_limit = self.limits.current()
@@ -121,6 +136,18 @@ class Engine:
             log.warning("folder.unavailable", folder=str(target.root), reason=report.unavailable)
             self._record_status(target, report)
             return report
+        local = fingerprint(scan, self.size_limit, self.external_source)
+        if not listing and not self.dry_run:
+            skipped = self.known_clean.unchanged(target, local)
+            if skipped is not None:  # as the last clean pass left it: Plane is not asked
+                unchanged_report(report, scan, skipped)
+                log.debug("sync.unchanged", folder=str(target.root), work_item=target.label)
+                self._record_status(target, report)
+                return report
+        report.listed = True
+        # What this pass does to Plane is only vouched for by its own clean end: a pass that
+        # raises part-way (after an upload, say) must not leave the old clean state behind.
+        self.known_clean.forget(target.key)
         try:
             remote = self.client.list_attachments(target.work_item)
         except PlaneError as exc:
@@ -164,6 +191,8 @@ class Engine:
             seen_before = {normalize_rel_path(p) for p in seen_before}
         uploads = [a for a in actions if isinstance(a, Upload)]
         self.progress.on_plan(len(uploads), sum(u.file.size for u in uploads))
+        parallel = (PassUploads(self.transfers, self._upload, self.stop)
+                    if self.transfers is not None and not self.dry_run else None)
         for index, action in enumerate(actions):
             if self.stop is not None and self.stop.is_set():
                 # What was not uploaded is not in sync: it waits for the next pass.
@@ -172,7 +201,10 @@ class Engine:
                                    if isinstance(a, Upload)]
                 break
             if isinstance(action, Upload):
-                self._upload(target, action, report)
+                if parallel is not None:
+                    parallel.add(target, action, report)
+                else:
+                    self._upload(target, action, report)
             elif isinstance(action, Delete):
                 self._delete(target, action.attachment, action.reason, report)
             elif isinstance(action, Skip):
@@ -186,6 +218,8 @@ class Engine:
                 report.wait(action.rel_path, action.reason, self.clock() + METADATA_RECHECK)
             elif isinstance(action, Hold):
                 report.held = _with_remedy(action.reason, target, bool(action.suppressed))
+        if parallel is not None:
+            parallel.finish(report)  # waits for the uploads; raises what they raised
         finished = not report.stopped
         if folder.direction == "both":
             self.twoway.after_uploads(target, scan.files, report)
@@ -196,7 +230,7 @@ class Engine:
             self._verify(target, scan, remote, unsettled, ownership.seen, report)
         busy = {p for p, _ in report.uploaded} | {p for p, _ in report.failed}
         busy |= {p for p, _ in report.waiting} | {p for p, _ in report.skipped}
-        busy |= {p for p, _ in report.trashed}
+        busy |= {p for p, _ in report.trashed} | {p for p, _ in report.background}
         report.in_sync = sum(1 for f in scan.files if f.rel_path not in busy)
         if scan.available and not self.dry_run:
             # Hashes go only with their files: one still being written, unreadable, or in a
@@ -218,6 +252,7 @@ class Engine:
                 present = {path_key_for(p) for p in seen | set(unsettled)}
                 forget_gone(self.state, target.key, target.work_item.id, ownership, present,
                             remote, self.external_source)
+            self.known_clean.note(target, local, report)
         self._record_status(target, report)
         return report
 
@@ -272,6 +307,7 @@ class Engine:
     def forget_target(self, key: str) -> None:
         """Drop what is kept in memory for a target that left the configuration."""
         self._hash_caches.pop(key, None)
+        self.known_clean.forget(key)
 
     def _hash_cache(self, key: str) -> FolderHashCache:
         # Loaded from the database once per target and kept: a daemon rescanning a large
@@ -350,40 +386,18 @@ class Engine:
             else:
                 self._skip(target, problem.rel_path, problem.reason, report)
 
+    def _sent(self, nbytes: int) -> None:
+        """A chunk went to storage: the upload worker's count, the bandwidth cap, then the
+        progress display."""
+        if self.transfers is not None:
+            count_sent(nbytes)
+            if self.transfers.bandwidth is not None:
+                self.transfers.bandwidth.take(nbytes)
+        self.progress.on_bytes(nbytes)
+
     def _record_status(self, target: Target, report: PassReport) -> None:
-        if self.dry_run:
-            return
-        state: FolderState
-        reason: str | None
-        if report.unavailable:
-            # Nothing was counted: keep what the last pass found (a share that went away
-            # still had those files in sync).
-            self.state.set_folder_state(target.key, str(target.root), target.label,
-                                        "unavailable", report.unavailable)
-            return
-        if report.error:
-            state, reason = "error", report.error
-        elif report.held:
-            state, reason = "held", report.held
-        elif report.failed:
-            state, reason = "error", f"{len(report.failed)} file(s) failed"
-        elif report.differences:
-            state, reason = "error", (f"verify found {len(report.differences)} difference(s): "
-                                      + "; ".join(f"{p} ({w})" for p, w in
-                                                  report.differences[:3]))
-        elif report.paused:
-            state, reason = "waiting", report.paused
-        elif report.waiting:
-            state, reason = "waiting", f"{len(report.waiting)} file(s) waiting"
-        else:
-            state, reason = "ok", None
-        self.state.set_waiting(target.key, [(p, r, report.next_check.get(p))
-                                            for p, r in report.waiting])
-        self.state.set_folder_status(FolderStatus(
-            folder_key=target.key, path=str(target.root), work_item_label=target.label,
-            last_sync_at=self.clock(), files_in_sync=report.in_sync + len(report.uploaded),
-            pending=len(report.waiting), failed=len(report.failed),
-            skipped=len(report.skipped), state=state, reason=reason))
+        if not self.dry_run:
+            record_status(self.state, target, report, self.clock())
 
 
 def _with_remedy(reason: str, target: Target, mass: bool) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+STOPPED_BEFORE = "not uploaded yet: the pass stopped first (paused, or the daemon stopping)"
+
 
 @dataclass
 class PassReport:
@@ -20,6 +22,8 @@ class PassReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
     waiting: list[tuple[str, str]] = field(default_factory=list)  # (rel_path, reason)
+    # (rel_path, bytes): uploads going on after the pass (large files, the daemon's)
+    background: list[tuple[str, int]] = field(default_factory=list)
     held: str | None = None
     paused: str | None = None  # every upload is held back for a while, and why
     next_check: dict[str, float] = field(default_factory=dict)  # waiting path -> wall time
@@ -34,6 +38,7 @@ class PassReport:
     in_sync: int = 0
     api_calls: int = 0
     stopped: bool = False  # the stop flag ended the pass early (paused, or stopping)
+    listed: bool = False  # Plane was asked for the work item's attachments
     fingerprint: int = 0  # of the scan's listing (see ScanResult.fingerprint)
     hashed: int = 0  # files read this pass, and their bytes
     hashed_bytes: int = 0
@@ -46,11 +51,11 @@ class PassReport:
     @property
     def in_sync_now(self) -> bool:
         """Whether the work item holds exactly the folder's files after this pass: nothing
-        failed, waits, is held or paused, and the folder could be compared at all. A pass
-        that wrote a conflict copy is not either: someone has to look (said once: the next
-        pass finds the copy in place)."""
+        failed, waits, is held or paused or still uploading, and the folder could be
+        compared at all. A pass that wrote a conflict copy is not either: someone has to look
+        (said once: the next pass finds the copy in place)."""
         return (self.ok and not self.waiting and not self.held and self.paused is None
-                and not self.differences and not self.conflicts)
+                and not self.differences and not self.conflicts and not self.background)
 
     def wait(self, rel_path: str, reason: str, next_check: float | None = None) -> None:
         """Leave ``rel_path`` waiting; ``next_check`` (wall clock): when to look again."""

@@ -30,6 +30,7 @@ and a run after it ended catches up at once. The daemon keeps to the times.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -84,6 +85,7 @@ class Uploader:
         self.size_limit = 0  # the engine sets it for each pass
         self._run_succeeded = False
         self._probe_spent = False
+        self._probe_lock = threading.Lock()
 
     def upload(self, target: Target, action: Upload, report: PassReport) -> bool:
         """Upload ``action``'s file, or say in ``report`` why it failed or waits; True when
@@ -197,12 +199,13 @@ class Uploader:
         """Whether an upload waiting for a retry time may be tried now (see ``probe``)."""
         if not self.probe:
             return False
-        if self._run_succeeded:
+        with self._probe_lock:  # upload workers ask at once: one probe, not one each
+            if self._run_succeeded:
+                return True
+            if self._probe_spent:
+                return False
+            self._probe_spent = True
             return True
-        if self._probe_spent:
-            return False
-        self._probe_spent = True
-        return True
 
     def _once(self, target: Target, action: Upload, *,
               retry_orphan: bool) -> UploadResult | PendingWait:

@@ -58,7 +58,7 @@ def test_example_file_loads_and_shows_every_key() -> None:
     config = load_config(REPO / "config.example.yaml", env=ENV)
     assert config.plane.api_key == KEY
     assert config.plane.url == "https://api.plane.so"
-    assert config.plane.rate_limit == (60, 60.0)
+    assert config.plane.rate_limit is None  # the server's own limit, learned
     assert config.state_dir == Path("/home/user/.local/state/plane-sync")
     single, by_uuid, subfolders = config.folders
     assert single.target == SingleTarget(identifier="PROJ-123")
@@ -81,7 +81,7 @@ def test_example_file_loads_and_shows_every_key() -> None:
 def test_minimal_config_gets_the_documented_defaults() -> None:
     config = parse(PLANE + ONE_FOLDER, env={**ENV, "XDG_STATE_HOME": "/var/state"})
     plane = config.plane
-    assert (plane.timeout, plane.rate_limit, plane.external_source) == (30.0, (60, 60.0),
+    assert (plane.timeout, plane.rate_limit, plane.external_source) == (30.0, None,
                                                                         "plane-sync")
     assert plane.file_size_limit is None and plane.ca_bundle is None
     assert config.state_dir == Path("/var/state/plane-sync")
@@ -196,6 +196,17 @@ BAD_CASES = {
                       "include all"),
     "subfolders typo": (PLANE + "folders:\n  - path: /a\n    work_items: subfolder\n",
                         'folders[0].work_items: "subfolder" is not one of: subfolders'),
+    "recheck share": (PLANE + "  recheck_share: 150%\n" + ONE_FOLDER,
+                      'plane.recheck_share: "150%" must be more than 0 and at most 100%'),
+    "recheck share text": (PLANE + "  recheck_share: some\n" + ONE_FOLDER,
+                           'plane.recheck_share: "some" is not a share (write "10%" or 0.1)'),
+    "no workers": (PLANE + "  upload_workers: 0\n" + ONE_FOLDER,
+                   "plane.upload_workers: 0 must be from 1 to 16"),
+    "workers text": (PLANE + "  upload_workers: many\n" + ONE_FOLDER,
+                     'plane.upload_workers: "many" is not a whole number'),
+    "upload rate": (PLANE + "  max_upload_rate: fast\n" + ONE_FOLDER,
+                    'plane.max_upload_rate: "fast" is not a size in bytes '
+                    '(e.g. 5242880, "5MiB" or "100MB")'),
 }
 
 
@@ -485,10 +496,19 @@ def test_plane_extras(tmp_path: Path) -> None:
   rate_limit: 120/minute
   external_source: laptop-sync
   file_size_limit: 10MiB
+  recheck_share: 5%
+  upload_workers: 8
+  max_upload_rate: 2MiB
 """ + ONE_FOLDER + "log:\n  level: DEBUG\n  format: json\n"
     config = parse(text)
     plane = config.plane
     assert (plane.ca_bundle, plane.timeout, plane.rate_limit) == (bundle, 60.0, (120, 60.0))
+    assert (plane.recheck_share, plane.upload_workers, plane.max_upload_rate) == (
+        0.05, 8, 2 * 1024 * 1024)
+    defaults = parse(PLANE + ONE_FOLDER).plane
+    assert (defaults.recheck_share, defaults.upload_workers, defaults.max_upload_rate) == (
+        0.10, 4, None)
+    assert parse(PLANE + "  recheck_share: 0.25\n" + ONE_FOLDER).plane.recheck_share == 0.25
     assert (plane.external_source, plane.file_size_limit) == ("laptop-sync", 10 * 1024 * 1024)
     assert (config.log.level, config.log.format) == ("debug", "json")
     missing = PLANE + f"  ca_bundle: {tmp_path / 'nope.pem'}\n" + ONE_FOLDER

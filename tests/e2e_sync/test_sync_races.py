@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from plane_sync.emulator.wire import RequestRecord
 from tests.e2e_sync.conftest import World, WorldFactory, finish, kill, make_files, writes
 
 
@@ -18,6 +19,15 @@ def wait_for_requests(world: World, seen: int, proc: subprocess.Popen[str]) -> N
     while len(world.emu.requests()) <= seen and proc.poll() is None:
         assert time.monotonic() < deadline, "the sync never reached Plane"
         time.sleep(0.01)
+
+
+def in_flight(requests: list[RequestRecord]) -> int:
+    """Uploads a run created and neither completed nor abandoned (its requests, in order)."""
+    api = [r for r in requests if r.server == "api" and r.status < 300]
+    creates = sum(r.method == "POST" and r.path.endswith("attachments/") for r in api)
+    ends = sum(r.method in ("PATCH", "DELETE") and "attachments/" in r.path
+               and not r.path.endswith("attachments/") for r in api)
+    return creates - ends
 
 
 def assert_each_file_once(world: World, names: list[str]) -> None:
@@ -72,10 +82,12 @@ def test_a_sync_killed_at_random_moments_ends_with_every_file_once(
         world_factory: WorldFactory) -> None:
     world = world_factory()
     names = make_files(world.folder, 200)
-    world.emu.faults.set(delay=0.01)  # ~25 files a second: each run is cut short
-    world.write_config()
+    # ~25 files a second with 4 upload workers (0.04 s an answer, 2 answers a file, 4 at
+    # once): each run is cut short, with uploads in flight on several workers.
+    world.emu.faults.set(delay=0.04)
+    world.write_config(upload_workers=4)
     rng = random.Random(20240611)
-    kills = pending_seen = 0
+    kills = pending_seen = most_in_flight = 0
     for _ in range(10):
         seen = len(world.emu.requests())
         proc = world.start("sync", "--json")
@@ -86,8 +98,11 @@ def test_a_sync_killed_at_random_moments_ends_with_every_file_once(
         kill(proc)
         pending_seen += sum(not a["is_uploaded"]
                             for a in world.uploaded(include_pending=True))
+        most_in_flight = max(most_in_flight, in_flight(world.emu.requests()[seen:]))
     assert kills >= 5  # most runs really were cut short
     assert pending_seen >= 1  # and some left an unfinished upload behind
+    # From the emulator's log: some kill cut through uploads on several workers at once.
+    assert most_in_flight >= 2, "no kill caught two uploads in flight"
     world.emu.faults.clear()
 
     final = world.sync().json["folders"][0]

@@ -23,7 +23,8 @@ from plane_sync.errors import (
     ServerError,
     UnexpectedResponse,
 )
-from plane_sync.remote.client import PlaneClient, parse_attachment
+from plane_sync.remote.answers import parse_attachment
+from plane_sync.remote.client import PlaneClient
 from plane_sync.remote.retry import RetryPolicy
 
 Handler = Callable[[httpx.Request], httpx.Response]

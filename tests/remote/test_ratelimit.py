@@ -30,7 +30,7 @@ class FakeTime:
         self.now += seconds
 
 
-def make(n: int, window: float) -> tuple[RateLimiter, FakeTime]:
+def make(n: int | None, window: float | None) -> tuple[RateLimiter, FakeTime]:
     t = FakeTime()
     return RateLimiter(n, window, clock=t.clock, wall_clock=t.wall_clock, sleep=t.sleep), t
 
@@ -58,34 +58,55 @@ def test_every_window_of_n_plus_one_requests_spans_the_window() -> None:
         assert times[i + 5] - times[i] >= 2.0
 
 
+def learn(limiter: RateLimiter, t: FakeTime, limit: int = 60, window: int = 60) -> None:
+    """One answer from a server allowing ``limit`` per ``window`` s, nobody else on the key."""
+    permit = limiter.acquire()
+    limiter.release(permit)
+    server_now = t.wall_clock()
+    limiter.observe(str(limit - 1), str(int(server_now) + window), permit,
+                    date=http_date(server_now))
+
+
+def answer(limiter: RateLimiter, t: FakeTime, remaining: int, reset_in: float) -> None:
+    """One more request, whose answer says ``remaining`` and a reset ``reset_in`` s away."""
+    permit = limiter.acquire()
+    limiter.release(permit)
+    limiter.observe(str(remaining), str(t.wall_clock() + reset_in), permit)
+
+
 def test_server_with_fewer_remaining_spreads_them_over_the_reset_time() -> None:
     limiter, t = make(60, 60.0)
-    send(limiter, t)
-    # Someone else used this key: the server has 9 left where we think 59, reset in 60 s.
-    limiter.observe("9", str(t.wall_clock() + 60))
+    learn(limiter, t)
+    # Someone else used this key: the server has 9 left where we think 58, reset in 60 s.
+    answer(limiter, t, 9, 60)
     before = t.now
     send(limiter, t)
-    assert t.now - before == pytest.approx(6.0)  # 60 s / (9 + 1)
+    # 60 s over the 3 above the reserve (a tenth of the limit) and the one sent now
+    assert t.now - before == pytest.approx(15.0, abs=0.2)
+    before = t.now
+    send(limiter, t)  # one after another, not all at once when the wait is over
+    assert t.now - before == pytest.approx(15.0, abs=0.2)
 
 
 def test_server_agreeing_with_the_local_window_does_not_slow_down() -> None:
     limiter, t = make(60, 60.0)
-    send(limiter, t)
-    limiter.observe("59", str(t.wall_clock() + 60))
+    learn(limiter, t)
+    answer(limiter, t, 58, 60)
     before = t.now
     send(limiter, t)
     assert t.now == before
 
 
-def test_server_with_nothing_left_asks_again_after_one_spacing() -> None:
-    # Plane's reset is "now + window" whatever the window holds: waiting it out would wait a
-    # whole window; the next request's 429 says exactly how long instead.
+@pytest.mark.parametrize("left", [0, 6])
+def test_server_with_no_more_than_the_reserve_left_waits_for_the_reset(left: int) -> None:
+    # Another client may take what is left at the same moment: a request now could meet a
+    # 429. Plane's reset is "now + window", an upper bound of when slots free.
     limiter, t = make(60, 60.0)
-    send(limiter, t)
-    limiter.observe("0", str(t.wall_clock() + 42))
+    learn(limiter, t)
+    answer(limiter, t, left, 42)
     before = t.now
     send(limiter, t)
-    assert t.now - before == pytest.approx(1.0)  # 60 s / 60 requests
+    assert t.now - before == pytest.approx(41.5, abs=0.2)  # Date said half a second on
 
 
 @pytest.mark.parametrize(("remaining", "reset"), [(None, "1"), ("3", None), ("x", "1"),
@@ -107,11 +128,13 @@ def test_retry_after_blocks_every_caller() -> None:
 
 
 def test_registry_shares_one_limiter_per_key_and_reconfigures() -> None:
-    a = limiter_for("plane_api_registry_test_key_a", 60, 60.0)
-    assert limiter_for("plane_api_registry_test_key_a", 60, 60.0) is a
-    assert limiter_for("plane_api_registry_test_key_b", 60, 60.0) is not a
-    again = limiter_for("plane_api_registry_test_key_a", 10, 5.0)
+    a = limiter_for("plane_api_registry_test_key_a", (60, 60.0))
+    assert limiter_for("plane_api_registry_test_key_a", (60, 60.0)) is a
+    assert limiter_for("plane_api_registry_test_key_b", (60, 60.0)) is not a
+    again = limiter_for("plane_api_registry_test_key_a", (10, 5.0))
     assert again is a and (a.max_requests, a.window) == (10, 5.0)
+    assert limiter_for("plane_api_registry_test_key_a", None) is a
+    assert a.ceiling is None and a.limit.source == "assumed"
     assert "registry_test_key" not in repr(a)
     assert "registry_test_key" not in key_fingerprint("plane_api_registry_test_key_a")
 
@@ -166,32 +189,33 @@ def http_date(timestamp: float) -> str:
 
 
 @pytest.mark.parametrize(("server_ahead", "with_date", "expected_gap"), [
-    (0.0, True, 6.0),  # 60 s to reset over 9 + 1 requests
-    (HOUR, True, 6.0),  # corrected by the Date header (was 3660 / 10 = 366 s)
-    (HOUR, False, 6.0),  # no Date header: capped at the window instead
-    (-HOUR, True, 6.0),  # a server behind: corrected (uncorrected: no pacing at all)
-    (0.4, True, 6.0),  # within the Date header's resolution
+    (0.0, True, 15.0),  # 60 s to reset over 9 - 6 (the reserve) + 1 requests
+    (HOUR, True, 15.0),  # corrected by the Date header (was 3660 / 4 = 915 s)
+    (HOUR, False, 15.0),  # no Date header: capped at the window instead
+    (-HOUR, True, 15.0),  # a server behind: corrected (uncorrected: no pacing at all)
+    (0.4, True, 15.0),  # within the Date header's resolution
 ])
 def test_pacing_from_server_timestamps_is_corrected_for_skew_and_capped(
         server_ahead: float, with_date: bool, expected_gap: float) -> None:
     limiter, t = make(60, 60.0)
+    learn(limiter, t)  # (on this machine's clock: the first answer is a second old)
     permit = limiter.acquire()
     limiter.release(permit)
     server_now = t.wall_clock() + server_ahead
-    # Someone else used most of the key's budget: 9 left where we think 59.
+    # Someone else used most of the key's budget: 9 left where we think 58.
     limiter.observe("9", str(int(server_now) + 60), permit,
                     date=http_date(server_now) if with_date else None)
     before = t.now
     send(limiter, t)
-    assert t.now - before == pytest.approx(expected_gap, abs=0.6)  # Date has 1 s resolution
+    assert t.now - before == pytest.approx(expected_gap, abs=1.0)  # Date has 1 s resolution
     if with_date:
         assert limiter.skew == pytest.approx(server_ahead, abs=1.0)
 
 
 def test_retry_after_wins_over_a_longer_guess_from_the_headers() -> None:
     limiter, t = make(60, 60.0)
-    send(limiter, t)
-    limiter.observe("2", str(t.wall_clock() + 60), date=http_date(t.wall_clock()))  # 20 s gap
+    learn(limiter, t)
+    answer(limiter, t, 2, 60)  # no more than the reserve: a 60 s gap
     limiter.block_for(1.0)  # a 429 elsewhere: "Retry-After: 1"
     before = t.now
     send(limiter, t)
@@ -200,8 +224,8 @@ def test_retry_after_wins_over_a_longer_guess_from_the_headers() -> None:
 
 def test_a_longer_retry_after_is_obeyed_too() -> None:
     limiter, t = make(60, 60.0)
-    send(limiter, t)
-    limiter.observe("2", str(t.wall_clock() + 60))
+    learn(limiter, t)
+    answer(limiter, t, 2, 30)
     limiter.block_for(45.0)
     before = t.now
     send(limiter, t)
@@ -223,3 +247,44 @@ def test_a_broken_date_header_is_ignored(date: str) -> None:
     limiter, _ = make(60, 60.0)
     limiter.observe(None, None, date=date)
     assert limiter.skew == 0.0
+
+
+# -- reservations: an upload begun is finished first ------------------------------------------
+
+
+def test_a_create_leaves_room_for_its_complete_before_the_next_create() -> None:
+    limiter, t = make(4, 60.0)
+    send(limiter, t)  # look the work item up
+    send(limiter, t)  # list it
+    first, second = limiter.reservation(), limiter.reservation()
+    limiter.release(limiter.acquire(reserve=first))  # create #1: room for its complete too
+    start = t.now
+    # create #2 would take the complete's slot: it waits for the window, while the
+    # complete of #1 goes at once.
+    limiter.release(limiter.acquire(claim=first))
+    assert t.now == start
+    limiter.release(limiter.acquire(reserve=second))
+    assert t.now - start == pytest.approx(60.0)
+    assert not first.held and second.held
+    second.release()
+    second.release()  # twice changes nothing
+    assert limiter._reserved == 0
+
+
+def test_a_reservation_released_unclaimed_frees_its_slot() -> None:
+    limiter, t = make(3, 60.0)
+    aborted = limiter.reservation()
+    limiter.release(limiter.acquire(reserve=aborted))  # create; then the file vanished
+    aborted.release()
+    start = t.now
+    send(limiter, t)
+    send(limiter, t)
+    assert t.now == start  # both remaining slots usable
+
+
+def test_a_window_of_one_request_never_waits_for_room_for_two() -> None:
+    limiter, t = make(1, 5.0)
+    booked = limiter.reservation()
+    limiter.release(limiter.acquire(reserve=booked))
+    limiter.release(limiter.acquire(claim=booked))
+    assert t.now == pytest.approx(1005.0)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,3 +129,43 @@ def test_redactor_ignores_too_short_secrets_and_objects_without_secrets() -> Non
     assert out["o"] is marker
     assert out["w"] == "abab"
     assert redact({"k": KEY}, [KEY]) == {"k": REDACTED}
+
+
+class PipeLike(io.StringIO):
+    """A stream whose writes let other threads run, as a write to a pipe or the journal
+    does (it releases the GIL)."""
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        time.sleep(0.0001)
+        return written
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_lines_from_many_threads_and_both_loggers_are_never_interleaved() -> None:
+    """Upload workers log (structlog) while httpcore logs (stdlib) on other threads: every
+    line written is one whole JSON object (print wrote a line and its newline apart, so
+    another thread's line could land between them and two events shared a line)."""
+    out = PipeLike()
+    configure_logging("debug", "json", stream=out)
+
+    def structured(n: int) -> None:
+        for i in range(100):
+            structlog.get_logger("t").info("upload.done", worker=n, i=i)
+
+    def stdlib(n: int) -> None:
+        for i in range(100):
+            logging.getLogger("httpcore.http11").debug("send_request_body.complete %d", i)
+
+    threads = [threading.Thread(target=f, args=(n,)) for n in range(4)
+               for f in (structured, stdlib)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8 * 100
+    for line in lines:
+        json.loads(line)

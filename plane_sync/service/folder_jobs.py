@@ -1,5 +1,8 @@
 """Run a folder's work (a pass, mapping its subfolders) where a hung share cannot hold the loop.
 
+Not to be confused with the transfer jobs of :mod:`plane_sync.sync.transfers` (one upload
+each, on the pool of upload workers); a folder job that uploads hands its files to that pool.
+
 The main loop hands each job to a thread of its own and waits for it in short slices, so it
 still answers signals and writes the status meanwhile (``while_waiting``). Jobs still run one
 at a time: the rate limit, not the CPU, bounds throughput, and one writer keeps the journal

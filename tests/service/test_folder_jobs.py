@@ -10,7 +10,7 @@ import pytest
 
 from plane_sync.local import iowatch
 from plane_sync.local.iowatch import FolderIO, FolderNotResponding
-from plane_sync.service.jobs import FolderJobs
+from plane_sync.service.folder_jobs import FolderJobs
 
 pytestmark = pytest.mark.timeout(60)
 
