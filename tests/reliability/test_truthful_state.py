@@ -75,7 +75,9 @@ def test_case10_a_state_directory_deleted_under_the_daemon_is_recreated(world: W
     daemon = world.start("run", "--log-format", "json")
     try:
         def in_sync() -> bool:
-            status = world.cli("status", "--json").json
+            run = world.cli("status", "--json")
+            assert run.stdout, f"status printed nothing: exit {run.code}, {run.stderr}"
+            status = run.json
             return bool(status["daemon"]["running"] and status["folders"]
                         and status["folders"][0]["in_sync"] == 2)
 
