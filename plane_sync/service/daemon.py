@@ -32,13 +32,11 @@ SIGTERM/SIGINT stop taking work and leave the running uploads ``stop_deadline`` 
 finish (after it, the process exits 0 and the journal makes the next start clean up); SIGHUP
 reloads the config (an invalid one is refused, the old one keeps running).
 
-Plane unreachable, 5xx or 429 after the client's retries, or a storage host that keeps failing
-(5xx, unreachable): back off (5 s doubling to 5 min) and keep running; the interrupted pass runs
-again after the backoff. A storage host that refuses upload policies as expired pauses uploads
-only, on the same schedule (see :mod:`plane_sync.sync.engine`): the pass goes on (deletions,
-status), and the target's next pass comes when the pause ends, its first upload the probe.
-A rejected API key ends the run: :meth:`Daemon.run` raises the ``AuthError`` after cleaning up,
-and the CLI turns it into exit code 3.
+What a failure stops depends on its kind (:mod:`plane_sync.service.troubles`): Plane trouble
+backs every pass off, a share's I/O error retries that folder, a rejected key ends the run. A
+storage host that refuses upload policies as expired pauses uploads only (see
+:mod:`plane_sync.sync.engine`): the pass goes on, and the target's next pass comes when the
+pause ends, its first upload the probe.
 """
 
 from __future__ import annotations
@@ -81,7 +79,8 @@ from plane_sync.service.sdnotify import Notifier
 from plane_sync.service.signals import install_handlers
 from plane_sync.service.state_guard import StateDirGuard
 from plane_sync.service.steering import PassGate, Steering
-from plane_sync.service.uploads import DaemonUploads, Finished
+from plane_sync.service.troubles import Troubles
+from plane_sync.service.uploads import DaemonUploads
 from plane_sync.sync.conditions import Conditions
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.outcome import PassReport, Progress
@@ -92,7 +91,6 @@ log = structlog.get_logger(__name__)
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130  # 130: stopped by Ctrl-C (SIGINT), as a shell expects
 STOP_DEADLINE = 30.0  # seconds the running upload gets after SIGTERM
-FOLDER_RETRY = 30.0  # seconds before a pass that a filesystem error cut short runs again
 
 
 class Daemon:
@@ -117,7 +115,6 @@ class Daemon:
         self._engine: Engine | None = None
         self._resolver: WorkItemResolver | None = None  # work items looked up, kept
         self.rechecks = Rechecks(config.plane.recheck_share, rate=lambda: 0.0)
-        self._fatal_error: AuthError | None = None
         self.activity = Activity(self.notifier)
         self.heartbeat = Heartbeat(self.notifier, self._stop)
         self.notes = Notes(config.state_dir)  # lasting conditions shown by `status`
@@ -139,6 +136,8 @@ class Daemon:
         self.steering = Steering(state_dir=config.state_dir, pauses=self.pauses, live=self.live,
                                  folders=lambda: self.config.folders, wake=self.queue.wake)
         self._verify_due: set[str] = set()
+        self.troubles = Troubles(self.schedule, self.live, self.activity, self.conditions,
+                                 self._stop)
         self.outcome = PassOutcome(self.schedule, self.governor, self.rechecks, self.live,
                                    self._stop, self._verify_due, on_pass)
         self.guard: StateDirGuard
@@ -203,8 +202,8 @@ class Daemon:
                 self._client.close()
                 self._state.close()
                 self.notifier.close()
-        if self._fatal_error is not None:
-            raise self._fatal_error
+        if self.troubles.fatal_error is not None:
+            raise self.troubles.fatal_error
         log.info("daemon.stopped", exit_code=code)
         stuck = self.jobs.stuck()
         if stuck:
@@ -329,7 +328,8 @@ class Daemon:
 
     def _tick(self, now: float) -> None:
         for finished in self.uploads.take_finished():
-            self._background_finished(finished, now)
+            mapped = self._target(finished.target.key) is not None
+            self.troubles.background_finished(finished, now, mapped=mapped)
         for key in self.steering.take_rescans():  # asked for on the control socket
             if key in self._folders:
                 self._folders[key].next_rescan = now
@@ -406,12 +406,12 @@ class Daemon:
         except FolderNotResponding:
             return False
         except AuthError as exc:
-            self._fatal(exc)
+            self.troubles.fatal(exc)
             return False
         except Interrupted:
             return False
         except PlaneError as exc:
-            self._plane_trouble(exc)
+            self.troubles.plane(exc)
             return False
         run.targets = {t.key: t for t in targets}
         run.problems = problems
@@ -467,7 +467,7 @@ class Daemon:
                              "does")
             return True
         except AuthError as exc:
-            self._fatal(exc)
+            self.troubles.fatal(exc)
             return False
         except Interrupted:
             log.info("sync.interrupted", folder=str(target.root), work_item=target.label,
@@ -475,59 +475,16 @@ class Daemon:
             return False
         except (PlaneError, UploadError, StateError) as exc:
             # UploadError only when the storage host failed (Engine.raise_server_errors).
-            self.live.pass_failed("storage" if isinstance(exc, UploadError) else "plane")
-            self._plane_trouble(exc)
+            self.troubles.plane(exc)
             self.schedule.mark(target.key, time.monotonic(), listing=listing)
             return False
         except OSError as exc:
-            self._folder_failed(target, exc)
+            self.troubles.folder(target, exc)
             return True
-        self.conditions.end(("pass_failed", target.key), "sync.pass_recovered",
-                            folder=str(target.root), work_item=target.label)
-        self.schedule.recovered()
+        self.troubles.pass_through(target)
         assert self._state is not None
         self.outcome.record(target, run, report, self._state, started=now, settle_mark=mark)
         return True
-
-    def _background_finished(self, finished: Finished, now: float) -> None:
-        """A large upload that went on in the background ended: pass over its folder again
-        (its listing shows the upload; a failure waits for its retry), or back off."""
-        error, target = finished.error, finished.target
-        if isinstance(error, AuthError):
-            self._fatal(error)
-        elif isinstance(error, PlaneError | UploadError | StateError):
-            self.live.pass_failed("storage" if isinstance(error, UploadError) else "plane")
-            self._plane_trouble(error)
-        elif error is not None and not isinstance(error, Interrupted):
-            log.error("upload.background_failed", folder=str(target.root),
-                      error=repr(error)[:300])
-        if self._target(target.key) is not None:
-            self.schedule.mark(target.key, now)
-
-    def _folder_failed(self, target: Target, exc: OSError) -> None:
-        """The folder's filesystem failed mid-pass (an I/O error from a share): the daemon
-        goes on, shows the folder as failing in ``status`` and tries it again later."""
-        where = f": {os.fsdecode(exc.filename)}" if exc.filename is not None else ""
-        reason = f"{exc.strerror or exc}{where}"
-        self.live.pass_failed("folder")
-        self.conditions.start(("pass_failed", target.key), "sync.pass_failed",
-                              folder=str(target.root), work_item=target.label, error=reason,
-                              retry_in=FOLDER_RETRY,
-                              note="the folder's filesystem failed; the pass is tried again")
-        self.activity.folder_state([target], "error", f"pass failed: {reason}; tried again "
-                                   f"every {FOLDER_RETRY:.0f}s")
-        if not self._stop.is_set():
-            self.schedule.mark(target.key, time.monotonic() + FOLDER_RETRY)
-
-    def _plane_trouble(self, exc: Exception) -> None:
-        delay = self.schedule.trouble(time.monotonic())
-        log.warning("plane.trouble", error=str(exc), retry_in=round(delay, 1))
-        self.activity.set(f"waiting for Plane ({type(exc).__name__}); retry in {delay:.0f}s")
-
-    def _fatal(self, exc: AuthError) -> None:
-        log.error("plane.auth_rejected", error=str(exc))
-        self._fatal_error = exc
-        self._stop.set()
 
     def _sleep_time(self, now: float) -> float:
         others = [run.next_rescan for run in self._folders.values() if run.available]
