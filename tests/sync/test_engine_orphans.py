@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from plane_sync.config.types import FolderConfig, SingleTarget
 from plane_sync.core.identity import external_id_for
-from plane_sync.core.models import UploadTicket, WorkItem
+from plane_sync.core.models import UploadTicket
 from plane_sync.emulator import Emulator
 from plane_sync.remote.client import PlaneClient
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.state import StateDB
-from plane_sync.sync.targets import Target
+from tests.sync.conftest import folder_target
 
 LIMIT = 5 * 1024 * 1024
-
-
-@pytest.fixture
-def client(emulator: Emulator) -> Iterator[PlaneClient]:
-    with PlaneClient(emulator.url, emulator.api_key, emulator.workspace,
-                     rate_limit=(1000, 1.0)) as c:
-        yield c
-
-
-def _target(root: Path, emu: Emulator) -> Target:
-    folder = FolderConfig(path=root, target=SingleTarget(identifier="PROJ-1"), include=(),
-                          exclude=(), recurse=True, on_change="replace", on_delete="keep",
-                          watch="auto", poll_interval=30.0, settle=0.0, rescan_interval=600.0,
-                          key="f")
-    item = WorkItem(id=emu.work_items[0]["id"], project_id=emu.project_id)
-    return Target(folder, "f", root, item)
 
 
 @pytest.mark.parametrize("reached_plane", [True, False])
@@ -42,7 +24,7 @@ def test_orphan_of_a_deleted_file_is_swept(emulator: Emulator, client: PlaneClie
     root = tmp_path / "folder"
     root.mkdir()
     (root / "kept.txt").write_text("kept")
-    target = _target(root, emulator)
+    target = folder_target(root, emulator)
     gone_id = external_id_for("gone.txt", hashlib.sha256(b"old").hexdigest())
     with StateDB(tmp_path / "state.db") as state:
         # An earlier process wrote its intent, sent the create and died before the answer.
@@ -67,7 +49,7 @@ def test_orphan_of_a_file_still_there_is_left_to_its_upload(
     root = tmp_path / "folder"
     root.mkdir()
     (root / "a.txt").write_text("same")
-    target = _target(root, emulator)
+    target = folder_target(root, emulator)
     ext = external_id_for("a.txt", hashlib.sha256(b"same").hexdigest())
     with StateDB(tmp_path / "state.db") as state:
         state.intent_add("f", target.work_item.id, ext, "a.txt", 1.0)

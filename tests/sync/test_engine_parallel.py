@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from plane_sync.config.types import FolderConfig, SingleTarget
-from plane_sync.core.models import WorkItem
 from plane_sync.emulator import Emulator
 from plane_sync.errors import UploadError
 from plane_sync.remote.client import PlaneClient
@@ -22,6 +20,7 @@ from plane_sync.sync.parallel import Transfers
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target
 from plane_sync.sync.transfers import TransferPool
+from tests.sync.conftest import folder_target
 
 LIMIT = 5 * 1024 * 1024
 FILES = 24
@@ -40,15 +39,6 @@ def pool() -> Iterator[TransferPool]:
     workers = TransferPool(4, large=100_000)
     yield workers
     workers.close(10)
-
-
-def make_target(root: Path, emu: Emulator) -> Target:
-    folder = FolderConfig(path=root, target=SingleTarget(identifier="PROJ-1"), include=(),
-                          exclude=(), recurse=True, on_change="replace", on_delete="keep",
-                          watch="auto", poll_interval=30.0, settle=0.0, rescan_interval=600.0,
-                          key="f")
-    return Target(folder, "f", root, WorkItem(id=emu.work_items[0]["id"],
-                                              project_id=emu.project_id))
 
 
 def files(root: Path, count: int = FILES) -> list[str]:
@@ -91,7 +81,7 @@ def test_four_workers_upload_each_file_once_and_leave_the_journal_empty(
     with StateDB(tmp_path / "state.db") as state:
         engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync",
                         progress=seen.progress(), transfers=Transfers(pool))
-        report = engine.sync_target(make_target(tmp_path / "docs", emulator))
+        report = engine.sync_target(folder_target(tmp_path / "docs", emulator))
         assert sorted(p for p, _ in report.uploaded) == names and report.ok
         assert state.journal_entries() == [] and state.intents() == []
     assert attached(emulator) == names
@@ -114,7 +104,7 @@ def test_a_stop_during_the_pass_leaves_the_rest_waiting_for_the_next(
         engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync",
                         progress=Progress(on_file_done=finished), stop=stop,
                         transfers=Transfers(one))
-        target = make_target(tmp_path / "docs", emulator)
+        target = folder_target(tmp_path / "docs", emulator)
         first = engine.sync_target(target)
         assert first.stopped and len(first.uploaded) == 3
         assert {p for p, why in first.waiting if why == STOPPED_BEFORE} == \
@@ -134,7 +124,7 @@ def test_trouble_stops_the_pass_and_the_next_pass_finishes_exactly_once(
     with StateDB(tmp_path / "state.db") as state:
         engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync",
                         raise_server_errors=True, transfers=Transfers(pool))
-        target = make_target(tmp_path / "docs", emulator)
+        target = folder_target(tmp_path / "docs", emulator)
         with pytest.raises(UploadError):
             engine.sync_target(target)
         assert attached(emulator) == []  # every pending create was abandoned
@@ -162,7 +152,7 @@ def test_a_large_file_goes_on_in_the_background_while_the_pass_ends(
         engine = Engine(client, state, size_limit=LIMIT, external_source="plane-sync",
                         transfers=Transfers(detached, detach_large=True,
                                             on_background_done=background))
-        target = make_target(root, emulator)
+        target = folder_target(root, emulator)
         report = engine.sync_target(target)
         assert sorted(p for p, _ in report.uploaded) == names
         assert report.background == [("big.bin", 200_000)] and not report.waiting
@@ -201,7 +191,7 @@ def test_a_worker_stuck_reading_a_share_gets_its_pass_abandoned_and_nothing_afte
 
         engine._upload = reading_a_hung_share  # type: ignore[method-assign]
         jobs = FolderJobs(threading.Event())
-        target = make_target(tmp_path / "docs", emulator)
+        target = folder_target(tmp_path / "docs", emulator)
         try:
             with pytest.raises(FolderNotResponding):
                 jobs.run("f", FolderIO("f", timeout=0.5), lambda: engine.sync_target(target))

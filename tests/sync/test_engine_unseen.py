@@ -7,16 +7,12 @@ root); the e2e_share suite meets real I/O errors on a real share.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from plane_sync.config.types import FolderConfig, SingleTarget
-from plane_sync.core.models import WorkItem
 from plane_sync.emulator import Emulator
 from plane_sync.local import scan as scan_module
 from plane_sync.local.mounts import Mount, device_string
@@ -24,25 +20,13 @@ from plane_sync.remote.client import PlaneClient
 from plane_sync.sync.engine import Engine
 from plane_sync.sync.state import StateDB
 from plane_sync.sync.targets import Target
+from tests.sync.conftest import folder_target
 
 LIMIT = 5 * 1024 * 1024
 
 
-@pytest.fixture
-def client(emulator: Emulator) -> Iterator[PlaneClient]:
-    with PlaneClient(emulator.url, emulator.api_key, emulator.workspace,
-                     rate_limit=(1000, 1.0)) as c:
-        yield c
-
-
 def _target(root: Path, emu: Emulator, **settings: object) -> Target:
-    folder = FolderConfig(path=root, target=SingleTarget(identifier="PROJ-1"), include=(),
-                          exclude=(), recurse=True, on_change="replace", on_delete="delete",
-                          watch="auto", poll_interval=30.0, settle=0.0, rescan_interval=600.0,
-                          key="f")
-    folder = dataclasses.replace(folder, **settings)  # type: ignore[arg-type]
-    item = WorkItem(id=emu.work_items[0]["id"], project_id=emu.project_id)
-    return Target(folder, "f", root, item)
+    return folder_target(root, emu, **{"on_delete": "delete", **settings})
 
 
 def _fail_listing(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
